@@ -1,0 +1,518 @@
+/*
+ * pol_plan.c - a planning round: relieve overloaded hosts, drain
+ * underloaded ones, switch off what is empty, wake what is needed.
+ *
+ * The shape is Beloglazov & Buyya's (CloudSim's optimizeAllocation): all
+ * decisions of a round are taken on a private copy of the fleet, in which
+ * each planned move is applied at once so that later decisions see it.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ebb.h"
+#include "pol_detect.h"
+#include "pol_plan.h"
+#include "pol_select.h"
+
+void
+pol_plan_init(struct pol_plan *pl)
+{
+	memset(pl, 0, sizeof(*pl));
+}
+
+void
+pol_plan_free(struct pol_plan *pl)
+{
+	free(pl->acts);
+	free(pl->notes);
+	pol_plan_init(pl);
+}
+
+static void
+plan_act(struct pol_plan *pl, struct pol_action a)
+{
+	if (pl->nacts == pl->cacts) {
+		pl->cacts = pl->cacts ? pl->cacts * 2 : 64;
+		pl->acts = ebb_reallocarray(pl->acts, pl->cacts,
+		    sizeof(*pl->acts));
+	}
+	pl->acts[pl->nacts++] = a;
+}
+
+static void
+plan_note(struct pol_plan *pl, enum pol_note_kind kind, int host, int vm)
+{
+	if (pl->nnotes == pl->cnotes) {
+		pl->cnotes = pl->cnotes ? pl->cnotes * 2 : 64;
+		pl->notes = ebb_reallocarray(pl->notes, pl->cnotes,
+		    sizeof(*pl->notes));
+	}
+	pl->notes[pl->nnotes++] = (struct pol_note){ kind, host, vm };
+}
+
+const char *
+pol_reason_name(enum pol_reason r)
+{
+	switch (r) {
+	case POL_WHY_OVERLOAD:
+		return "overload";
+	case POL_WHY_UNDERLOAD:
+		return "underload";
+	case POL_WHY_EMPTY:
+		return "empty";
+	case POL_WHY_NEEDED:
+		return "needed";
+	}
+	return "invalid";
+}
+
+const char *
+pol_note_name(enum pol_note_kind k)
+{
+	switch (k) {
+	case POL_NOTE_NO_TARGET:
+		return "no-target";
+	case POL_NOTE_DRAIN_FAILED:
+		return "drain-failed";
+	case POL_NOTE_PINNED:
+		return "pinned";
+	case POL_NOTE_RESERVE:
+		return "reserve";
+	case POL_NOTE_MIN_HOSTS:
+		return "min-hosts";
+	case POL_NOTE_NOT_MANAGED:
+		return "not-managed";
+	}
+	return "invalid";
+}
+
+/* Hosts the policy may place VMs on: running ones, and off ones to wake. */
+static bool
+placeable(const struct pol_host *h)
+{
+	return h->state == POL_HOST_ON || h->state == POL_HOST_OFF;
+}
+
+/*
+ * What placing vm on host h costs in power, by the policy's host order.
+ * NAN when it does not fit under the utilization cap.
+ *
+ * POWER is PABFD's: the increase over the host's measured draw.  For an
+ * empty host that is the dynamic part only, as if an idle host were free,
+ * which is why PABFD spreads VMs onto empty hosts.  EFFICIENCY charges an
+ * empty or off host its idle draw too, since placing there is what keeps
+ * it from being switched off.
+ */
+static double
+place_cost(const struct pol_policy *p, const struct pol_fleet *w, int h,
+    int vm)
+{
+	const struct pol_host *H = &w->hosts[h];
+	double after = (H->load_mips + w->vms[vm].req_mips) / pol_host_mips(H);
+	double pa = pol_power_at(H->power, after);
+
+	if (isnan(pa) || after > p->placement.max_util)
+		return NAN;
+	if (p->placement.order == POL_ORDER_EFFICIENCY && H->nslots == 0)
+		return pa;
+	return pa - pol_power_at(H->power, H->util);
+}
+
+/*
+ * PABFD's host choice for one VM: among suitable, not excluded hosts, the
+ * cheapest by place_cost, skipping a non-empty host the VM would
+ * overload.  The overload test is the expensive part, so it is made only
+ * for a host that would otherwise win; the result is the same as testing
+ * every host.  Returns the host index or -1.
+ */
+static int
+find_host(const struct pol_policy *p, struct pol_fleet *w, int vm,
+    const unsigned char *excluded)
+{
+	double best = DBL_MAX;
+	int pick = -1;
+
+	for (int h = 0; h < w->nhosts; h++) {
+		const struct pol_host *H = &w->hosts[h];
+		double cost;
+
+		if (excluded[h] || !placeable(H) ||
+		    !pol_host_suitable(w, h, vm))
+			continue;
+		cost = place_cost(p, w, h, vm);
+		if (isnan(cost) || !(cost < best))
+			continue;
+		if (H->load_mips != 0 && pol_overloaded_with(p, w, h, vm))
+			continue;
+		best = cost;
+		pick = h;
+	}
+	return pick;
+}
+
+/* Sorts VM indices by demand, largest first, keeping ties in order. */
+struct vm_key {
+	int	vm;
+	int	pos;
+	double	req;
+};
+
+static int
+cmp_vm_key(const void *a, const void *b)
+{
+	const struct vm_key *x = a, *y = b;
+
+	if (x->req != y->req)
+		return x->req < y->req ? 1 : -1;
+	return x->pos - y->pos;
+}
+
+static void
+sort_by_demand(const struct pol_fleet *w, int *vms, int n)
+{
+	struct vm_key *k = ebb_reallocarray(NULL, EBB_MAX(n, 1), sizeof(*k));
+
+	for (int i = 0; i < n; i++)
+		k[i] = (struct vm_key){ vms[i], i, w->vms[vms[i]].req_mips };
+	qsort(k, n, sizeof(*k), cmp_vm_key);
+	for (int i = 0; i < n; i++)
+		vms[i] = k[i].vm;
+	free(k);
+}
+
+/* Moves vm to host `to` in the working fleet and records the move. */
+static void
+plan_move(struct pol_plan *pl, const struct pol_fleet *f, struct pol_fleet *w,
+    int vm, int to, enum pol_reason why)
+{
+	int cur = w->vms[vm].host;
+
+	if (cur >= 0 && pol_host_find(&w->hosts[cur], vm) >= 0)
+		pol_host_remove(w, cur, vm);
+	pol_host_add(w, to, vm, false);
+	w->vms[vm].host = to;
+	plan_act(pl, (struct pol_action){ .kind = POL_ACT_MIGRATE, .why = why,
+	    .vm = vm, .from = f->vms[vm].host, .to = to, .host = -1 });
+}
+
+/*
+ * Step 1 and 2: find overloaded hosts and take VMs off each until it is
+ * not overloaded any more.  Returns the VMs taken (caller frees).
+ */
+static int *
+relieve_overloaded(const struct pol_policy *p, struct pol_fleet *w,
+    struct ebb_rand *rng, unsigned char *over, int *nout, struct pol_plan *pl)
+{
+	int *out = NULL, n = 0, cap = 0;
+
+	for (int h = 0; h < w->nhosts; h++) {
+		if (w->hosts[h].state != POL_HOST_ON || w->hosts[h].nslots == 0)
+			continue;
+		if (pol_overloaded(p, w, h))
+			over[h] = 1;
+	}
+	for (int h = 0; h < w->nhosts; h++) {
+		if (!over[h])
+			continue;
+		pl->noverloaded++;
+		for (;;) {
+			int vm = pol_select_vm(p, w, h, rng);
+
+			if (vm < 0)
+				break;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				out = ebb_reallocarray(out, cap, sizeof(*out));
+			}
+			out[n++] = vm;
+			pol_host_remove(w, h, vm);
+			if (!pol_overloaded(p, w, h))
+				break;
+		}
+	}
+	*nout = n;
+	return out;
+}
+
+/*
+ * CloudSim skips, as a host to drain, one whose VMs are all on their way
+ * out, or whose first migrating VM (before any settled one) is on its way
+ * in: both are mid-change already.
+ */
+static bool
+mid_migration(const struct pol_fleet *w, const struct pol_host *h)
+{
+	for (int i = 0; i < h->nslots; i++) {
+		if (!w->vms[h->slots[i].vm].migrating)
+			return false;
+		if (h->slots[i].incoming)
+			return true;
+	}
+	return true;
+}
+
+struct host_key {
+	int	host;
+	double	util;
+};
+
+static int
+cmp_host_key(const void *a, const void *b)
+{
+	const struct host_key *x = a, *y = b;
+
+	if (x->util != y->util)
+		return x->util < y->util ? -1 : 1;
+	return x->host - y->host;
+}
+
+/*
+ * Step 4: drain underloaded hosts, least utilized first, each all or
+ * nothing, onto hosts that are neither overloaded, nor switched off, nor
+ * drained themselves.
+ */
+static void
+drain_underloaded(const struct pol_policy *p, const struct pol_fleet *f,
+    struct pol_fleet *w, const unsigned char *over,
+    const unsigned char *targets, struct pol_plan *pl)
+{
+	unsigned char *no_drain = ebb_calloc(w->nhosts, 1);
+	unsigned char *no_place = ebb_calloc(w->nhosts, 1);
+	struct host_key *order = ebb_reallocarray(NULL, EBB_MAX(w->nhosts, 1),
+	    sizeof(*order));
+	int *vms = NULL, cvms = 0, norder = 0, drained = 0;
+
+	for (int h = 0; h < w->nhosts; h++) {
+		const struct pol_host *H = &w->hosts[h];
+
+		/*
+		 * "Switched off" is judged by the measured utilization, as
+		 * CloudSim did: a host with nothing running is neither
+		 * drained nor woken to take a drained host's VMs.
+		 */
+		if (over[h] || H->util == 0 || H->state != POL_HOST_ON)
+			no_drain[h] = no_place[h] = 1;
+		if (targets != NULL && targets[h])
+			no_drain[h] = 1;
+		if (!no_drain[h] && H->util < 1.0 &&
+		    H->util < p->underload.max_util)
+			order[norder++] = (struct host_key){ h, H->util };
+	}
+	qsort(order, norder, sizeof(*order), cmp_host_key);
+
+	for (int k = 0; k < norder; k++) {
+		int h = order[k].host, n = 0, placed = 0, failed = -1;
+		const struct pol_host *H = &w->hosts[h];
+		bool pinned = false;
+
+		if (no_drain[h] || mid_migration(w, H))
+			continue;
+		if (p->underload.max_hosts > 0 &&
+		    drained >= p->underload.max_hosts)
+			break;
+		no_drain[h] = no_place[h] = 1;
+
+		if (H->nslots > cvms) {
+			cvms = H->nslots * 2;
+			vms = ebb_reallocarray(vms, cvms, sizeof(*vms));
+		}
+		for (int i = 0; i < H->nslots; i++) {
+			const struct pol_vm *v = &w->vms[H->slots[i].vm];
+
+			if (v->migrating)
+				continue;
+			if (v->pinned)
+				pinned = true;
+			vms[n++] = H->slots[i].vm;
+		}
+		if (n == 0)
+			continue;
+		if (pinned) {
+			plan_note(pl, POL_NOTE_PINNED, h, -1);
+			continue;
+		}
+		sort_by_demand(w, vms, n);
+
+		/*
+		 * Place on the working copy; if one VM fits nowhere, take
+		 * back the ones placed so far and leave the host as it was.
+		 * The VMs stay listed on the drained host meanwhile, which is
+		 * excluded as a target, so nothing else sees them twice.
+		 */
+		int *to = ebb_reallocarray(NULL, n, sizeof(*to));
+
+		for (int i = 0; i < n; i++) {
+			to[i] = find_host(p, w, vms[i], no_place);
+			if (to[i] < 0) {
+				failed = vms[i];
+				break;
+			}
+			pol_host_add(w, to[i], vms[i], false);
+			placed++;
+		}
+		for (int i = 0; i < placed; i++)
+			pol_host_remove(w, to[i], vms[i]);
+		if (failed >= 0) {
+			plan_note(pl, POL_NOTE_DRAIN_FAILED, h, failed);
+			free(to);
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			plan_move(pl, f, w, vms[i], to[i], POL_WHY_UNDERLOAD);
+			no_drain[to[i]] = 1;
+		}
+		drained++;
+		pl->ndrained++;
+		free(to);
+	}
+	free(vms);
+	free(order);
+	free(no_drain);
+	free(no_place);
+}
+
+/*
+ * Power decisions: wake every off host the plan moves a VM to, before the
+ * first such move; switch off every running host left empty, but keep
+ * reserve and minimum hosts on.
+ */
+static void
+decide_power(const struct pol_policy *p, const struct pol_fleet *w,
+    struct pol_plan *pl)
+{
+	unsigned char *woken = ebb_calloc(w->nhosts, 1);
+	int on = 0, reserve = p->power.reserve_hosts;
+	struct pol_action *acts;
+	int nacts = pl->nacts;
+
+	/* Rebuild the action list with POWER_ON in front of first use. */
+	acts = pl->acts;
+	pl->acts = NULL;
+	pl->nacts = pl->cacts = 0;
+	for (int i = 0; i < nacts; i++) {
+		int to = acts[i].to;
+
+		if (acts[i].kind == POL_ACT_MIGRATE &&
+		    w->hosts[to].state == POL_HOST_OFF && !woken[to]) {
+			woken[to] = 1;
+			plan_act(pl, (struct pol_action){ .kind =
+			    POL_ACT_POWER_ON, .why = POL_WHY_NEEDED, .vm = -1,
+			    .from = -1, .to = -1, .host = to });
+		}
+		plan_act(pl, acts[i]);
+	}
+	free(acts);
+
+	for (int h = 0; h < w->nhosts; h++) {
+		const struct pol_host *H = &w->hosts[h];
+
+		if (H->state == POL_HOST_ON || woken[h])
+			on++;
+	}
+	if (!p->power.switch_off_empty)
+		goto out;
+	for (int h = 0; h < w->nhosts; h++) {
+		const struct pol_host *H = &w->hosts[h];
+
+		if (H->state != POL_HOST_ON || H->nslots != 0 || woken[h])
+			continue;
+		if (H->reserve || reserve > 0) {
+			if (!H->reserve)
+				reserve--;
+			plan_note(pl, POL_NOTE_RESERVE, h, -1);
+			continue;
+		}
+		if (on <= p->power.min_hosts_on) {
+			plan_note(pl, POL_NOTE_MIN_HOSTS, h, -1);
+			continue;
+		}
+		on--;
+		plan_act(pl, (struct pol_action){ .kind = POL_ACT_POWER_OFF,
+		    .why = POL_WHY_EMPTY, .vm = -1, .from = -1, .to = -1,
+		    .host = h });
+	}
+out:
+	free(woken);
+}
+
+void
+pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
+    struct ebb_rand *rng, struct pol_plan *pl)
+{
+	struct pol_fleet w;
+	unsigned char *over;
+	int *vms, n;
+
+	pol_fleet_copy(&w, f);
+	over = ebb_calloc(EBB_MAX(w.nhosts, 1), 1);
+
+	vms = relieve_overloaded(p, &w, rng, over, &n, pl);
+	sort_by_demand(&w, vms, n);
+	for (int i = 0; i < n; i++) {
+		int to = find_host(p, &w, vms[i], over);
+
+		if (to < 0) {
+			/* It stays where it is; the host stays overloaded. */
+			plan_note(pl, POL_NOTE_NO_TARGET, f->vms[vms[i]].host,
+			    vms[i]);
+			continue;
+		}
+		plan_move(pl, f, &w, vms[i], to, POL_WHY_OVERLOAD);
+	}
+	free(vms);
+
+	/* VMs that found no target go back where they were. */
+	for (int v = 0; v < w.nvms; v++) {
+		int h = f->vms[v].host;
+
+		if (h >= 0 && w.vms[v].host == h &&
+		    pol_host_find(&w.hosts[h], v) < 0 &&
+		    pol_host_find(&f->hosts[h], v) >= 0)
+			pol_host_add(&w, h, v, false);
+	}
+
+	if (p->underload.enabled) {
+		/*
+		 * CloudSim may drain a host that just received a VM from an
+		 * overloaded one, moving that VM twice in one round; the
+		 * reference policies keep that, exclude_targets prevents it.
+		 */
+		unsigned char *targets = NULL;
+
+		if (p->underload.exclude_targets) {
+			targets = ebb_calloc(EBB_MAX(w.nhosts, 1), 1);
+			for (int i = 0; i < pl->nacts; i++)
+				if (pl->acts[i].kind == POL_ACT_MIGRATE)
+					targets[pl->acts[i].to] = 1;
+		}
+		drain_underloaded(p, f, &w, over, targets, pl);
+		free(targets);
+	}
+	decide_power(p, &w, pl);
+
+	free(over);
+	pol_fleet_free(&w);
+}
+
+int
+pol_place_initial(const struct pol_policy *p, struct pol_fleet *f,
+    const int *vms, int n)
+{
+	unsigned char *none = ebb_calloc(EBB_MAX(f->nhosts, 1), 1);
+	int failed = 0;
+
+	for (int i = 0; i < n; i++) {
+		int vm = vms[i], to = find_host(p, f, vm, none);
+
+		if (to < 0) {
+			failed++;
+			continue;
+		}
+		pol_host_add(f, to, vm, false);
+		f->vms[vm].host = to;
+	}
+	free(none);
+	return failed;
+}
