@@ -62,7 +62,7 @@ pol_overload_limit(const struct pol_policy *p, const struct pol_fleet *f,
     int h)
 {
 	double hist[POL_HIST_MAX];
-	int n = pol_host_history(f, h, hist);
+	int n = pol_host_history(f, h, hist, POL_HIST_MAX);
 
 	switch (p->overload.detector) {
 	case POL_DET_THR:
@@ -101,7 +101,7 @@ pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
 		 * Both need a dozen points before a spread means anything
 		 * (CloudSim's "12 has been suggested as a safe value").
 		 */
-		n = pol_host_history(f, h, hist);
+		n = pol_host_history(f, h, hist, POL_HIST_MAX);
 		if (n < p->overload.min_history)
 			return over_thr(f, h, p->overload.fallback_threshold);
 		return pol_host_req_util(f, h) > 1.0 - p->overload.safety *
@@ -114,7 +114,7 @@ pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
 		 * never <= 0, which is the only case in which it applies them:
 		 * both are ordinary least squares, and so are they here.
 		 */
-		n = pol_host_history(f, h, hist);
+		n = pol_host_history(f, h, hist, w);
 		if (n < w)
 			return over_thr(f, h, p->overload.fallback_threshold);
 		pred = regress(hist, w, migration_intervals(f, h), NULL);
@@ -128,7 +128,7 @@ pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
 		 * less.  The current demand counts too: a spike the regression
 		 * has not yet seen is not waited out.
 		 */
-		n = pol_host_history(f, h, hist);
+		n = pol_host_history(f, h, hist, w);
 		if (n < w)
 			return over_thr(f, h, p->overload.fallback_threshold);
 		pred = regress(hist, w, migration_intervals(f, h), &sd);

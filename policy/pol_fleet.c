@@ -18,7 +18,7 @@ pol_power_at(const struct pol_power_curve *c, double u)
 	if (!(u >= 0.0 && u <= 1.0))
 		return NAN;
 	x = u * 10.0;
-	i = (int)floor(x);
+	i = (int)x;		/* x >= 0: truncation is floor */
 	if (i >= 10)
 		return c->w[10];
 	return c->w[i] + (c->w[i + 1] - c->w[i]) * (x - i);
@@ -211,26 +211,41 @@ pol_host_req_util(const struct pol_fleet *f, int hi)
 	return req / pol_host_mips(h);
 }
 
-int
-pol_host_history(const struct pol_fleet *f, int hi, double *out)
+/* One point of the host's history: Σ of its VMs' points at age k. */
+static double
+history_at(const struct pol_fleet *f, const struct pol_host *h, int k)
 {
-	const struct pol_host *h = &f->hosts[hi];
-	double cap = pol_host_mips(h);
-	int n = 0;
+	double sum = 0, cap = pol_host_mips(h);
 
-	for (int i = 0; i < POL_HIST_MAX; i++)
-		out[i] = 0;
 	for (int i = 0; i < h->nslots; i++) {
 		const struct pol_vm *v = &f->vms[h->slots[i].vm];
-		double scale = v->mips * v->pes / cap;
 
-		for (int k = 0; k < v->nhist; k++)
-			out[k] += v->hist[k] * scale;
-		if (v->nhist > n)
-			n = v->nhist;
+		if (k < v->nhist)
+			sum += v->hist[k] * (v->mips * v->pes / cap);
 	}
-	while (n > 0 && out[n - 1] == 0)
+	return sum;
+}
+
+int
+pol_host_history(const struct pol_fleet *f, int hi, double *out, int want)
+{
+	const struct pol_host *h = &f->hosts[hi];
+	int n = 0;
+
+	for (int i = 0; i < h->nslots; i++)
+		n = EBB_MAX(n, f->vms[h->slots[i].vm].nhist);
+	/*
+	 * Trim trailing zeros from the oldest end first: usually the oldest
+	 * point is not zero, and then only the `want` newest are summed.
+	 */
+	while (n > 0) {
+		out[n - 1] = history_at(f, h, n - 1);
+		if (out[n - 1] != 0)
+			break;
 		n--;
+	}
+	for (int k = 0; k < EBB_MIN(want, n - 1); k++)
+		out[k] = history_at(f, h, k);
 	return n;
 }
 

@@ -131,10 +131,12 @@ void	pol_host_realloc(struct pol_fleet *, int host);
 double	pol_host_req_util(const struct pol_fleet *, int host);
 /*
  * The host's utilization history: Σ over listed VMs of their history
- * scaled to the host, newest first, trailing zeros trimmed.  Returns the
- * number of points written to out (at most POL_HIST_MAX).
+ * scaled to the host, newest first, trailing zeros trimmed.  Returns its
+ * length n (at most POL_HIST_MAX); out[0 .. min(want, n) - 1] are filled,
+ * and out[n - 1].
  */
-int	pol_host_history(const struct pol_fleet *, int host, double *out);
+int	pol_host_history(const struct pol_fleet *, int host, double *out,
+	    int want);
 /* Whether a VM fits: per-vCPU demand, free MIPS, RAM, bandwidth. */
 bool	pol_host_suitable(const struct pol_fleet *, int host, int vm);
 

@@ -96,6 +96,16 @@ placeable(const struct pol_host *h)
 }
 
 /*
+ * What a round carries besides the fleet: the policy, and each host's draw
+ * at its measured utilization, which does not change within a round.
+ */
+struct round {
+	const struct pol_policy	*p;
+	struct pol_fleet	*w;
+	double			*now_w;
+};
+
+/*
  * What placing vm on host h costs in power, by the policy's host order.
  * NAN when it does not fit under the utilization cap.
  *
@@ -106,45 +116,77 @@ placeable(const struct pol_host *h)
  * it from being switched off.
  */
 static double
-place_cost(const struct pol_policy *p, const struct pol_fleet *w, int h,
-    int vm)
+place_cost(const struct round *r, int h, int vm)
 {
-	const struct pol_host *H = &w->hosts[h];
-	double after = (H->load_mips + w->vms[vm].req_mips) / pol_host_mips(H);
+	const struct pol_host *H = &r->w->hosts[h];
+	double after = (H->load_mips + r->w->vms[vm].req_mips) /
+	    pol_host_mips(H);
 	double pa = pol_power_at(H->power, after);
 
-	if (isnan(pa) || after > p->placement.max_util)
+	if (isnan(pa) || after > r->p->placement.max_util)
 		return NAN;
-	if (p->placement.order == POL_ORDER_EFFICIENCY && H->nslots == 0)
+	if (r->p->placement.order == POL_ORDER_EFFICIENCY && H->nslots == 0)
 		return pa;
-	return pa - pol_power_at(H->power, H->util);
+	return pa - r->now_w[h];
 }
+
+/* Whether two empty hosts are interchangeable for placement. */
+static bool
+same_kind(const struct pol_host *a, const struct pol_host *b)
+{
+	return a->power == b->power && a->pes == b->pes &&
+	    a->pe_mips == b->pe_mips && a->ram_mb == b->ram_mb &&
+	    a->bw == b->bw && a->state == b->state;
+}
+
+static bool
+idle_empty(const struct pol_host *h)
+{
+	return h->nslots == 0 && h->util == 0 && h->load_mips == 0;
+}
+
+#define ROUND_KINDS	16	/* host kinds remembered per search */
 
 /*
  * PABFD's host choice for one VM: among suitable, not excluded hosts, the
- * cheapest by place_cost, skipping a non-empty host the VM would
- * overload.  The overload test is the expensive part, so it is made only
- * for a host that would otherwise win; the result is the same as testing
- * every host.  Returns the host index or -1.
+ * cheapest by place_cost, the first on ties, skipping a non-empty host the
+ * VM would overload.  The overload test is the expensive part, so it is
+ * made only for a host that would otherwise win; and of idle empty hosts
+ * of one kind only the first can win, so the rest are not looked at.  The
+ * result is the same as testing every host.  Returns the host or -1.
  */
 static int
-find_host(const struct pol_policy *p, struct pol_fleet *w, int vm,
-    const unsigned char *excluded)
+find_host(const struct round *r, int vm, const unsigned char *excluded)
 {
+	const struct pol_fleet *w = r->w;
+	const struct pol_host *kinds[ROUND_KINDS];
+	int nkinds = 0, pick = -1;
 	double best = DBL_MAX;
-	int pick = -1;
 
 	for (int h = 0; h < w->nhosts; h++) {
 		const struct pol_host *H = &w->hosts[h];
 		double cost;
 
-		if (excluded[h] || !placeable(H) ||
-		    !pol_host_suitable(w, h, vm))
+		if (excluded[h] || !placeable(H))
 			continue;
-		cost = place_cost(p, w, h, vm);
+		if (idle_empty(H)) {
+			int k;
+
+			for (k = 0; k < nkinds; k++)
+				if (same_kind(kinds[k], H))
+					break;
+			if (k < nkinds)
+				continue;
+			if (nkinds < ROUND_KINDS)
+				kinds[nkinds++] = H;
+		}
+		if (!pol_host_suitable(w, h, vm))
+			continue;
+		cost = place_cost(r, h, vm);
 		if (isnan(cost) || !(cost < best))
 			continue;
-		if (H->load_mips != 0 && pol_overloaded_with(p, w, h, vm))
+		if (H->load_mips != 0 &&
+		    pol_overloaded_with(r->p, r->w, h, vm))
 			continue;
 		best = cost;
 		pick = h;
@@ -274,10 +316,12 @@ cmp_host_key(const void *a, const void *b)
  * drained themselves.
  */
 static void
-drain_underloaded(const struct pol_policy *p, const struct pol_fleet *f,
-    struct pol_fleet *w, const unsigned char *over,
-    const unsigned char *targets, struct pol_plan *pl)
+drain_underloaded(const struct round *r, const struct pol_fleet *f,
+    const unsigned char *over, const unsigned char *targets,
+    struct pol_plan *pl)
 {
+	const struct pol_policy *p = r->p;
+	struct pol_fleet *w = r->w;
 	unsigned char *no_drain = ebb_calloc(w->nhosts, 1);
 	unsigned char *no_place = ebb_calloc(w->nhosts, 1);
 	struct host_key *order = ebb_reallocarray(NULL, EBB_MAX(w->nhosts, 1),
@@ -344,7 +388,7 @@ drain_underloaded(const struct pol_policy *p, const struct pol_fleet *f,
 		int *to = ebb_reallocarray(NULL, n, sizeof(*to));
 
 		for (int i = 0; i < n; i++) {
-			to[i] = find_host(p, w, vms[i], no_place);
+			to[i] = find_host(r, vms[i], no_place);
 			if (to[i] < 0) {
 				failed = vms[i];
 				break;
@@ -437,21 +481,35 @@ out:
 	free(woken);
 }
 
+static void
+round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w)
+{
+	r->p = p;
+	r->w = w;
+	r->now_w = ebb_reallocarray(NULL, EBB_MAX(w->nhosts, 1),
+	    sizeof(*r->now_w));
+	for (int h = 0; h < w->nhosts; h++)
+		r->now_w[h] = pol_power_at(w->hosts[h].power,
+		    EBB_MIN(w->hosts[h].util, 1.0));
+}
+
 void
 pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
     struct ebb_rand *rng, struct pol_plan *pl)
 {
 	struct pol_fleet w;
+	struct round r;
 	unsigned char *over;
 	int *vms, n;
 
 	pol_fleet_copy(&w, f);
+	round_init(&r, p, &w);
 	over = ebb_calloc(EBB_MAX(w.nhosts, 1), 1);
 
 	vms = relieve_overloaded(p, &w, rng, over, &n, pl);
 	sort_by_demand(&w, vms, n);
 	for (int i = 0; i < n; i++) {
-		int to = find_host(p, &w, vms[i], over);
+		int to = find_host(&r, vms[i], over);
 
 		if (to < 0) {
 			/* It stays where it is; the host stays overloaded. */
@@ -487,11 +545,12 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 				if (pl->acts[i].kind == POL_ACT_MIGRATE)
 					targets[pl->acts[i].to] = 1;
 		}
-		drain_underloaded(p, f, &w, over, targets, pl);
+		drain_underloaded(&r, f, over, targets, pl);
 		free(targets);
 	}
 	decide_power(p, &w, pl);
 
+	free(r.now_w);
 	free(over);
 	pol_fleet_free(&w);
 }
@@ -501,10 +560,12 @@ pol_place_initial(const struct pol_policy *p, struct pol_fleet *f,
     const int *vms, int n)
 {
 	unsigned char *none = ebb_calloc(EBB_MAX(f->nhosts, 1), 1);
+	struct round r;
 	int failed = 0;
 
+	round_init(&r, p, f);
 	for (int i = 0; i < n; i++) {
-		int vm = vms[i], to = find_host(p, f, vm, none);
+		int vm = vms[i], to = find_host(&r, vm, none);
 
 		if (to < 0) {
 			failed++;
@@ -513,6 +574,7 @@ pol_place_initial(const struct pol_policy *p, struct pol_fleet *f,
 		pol_host_add(f, to, vm, false);
 		f->vms[vm].host = to;
 	}
+	free(r.now_w);
 	free(none);
 	return failed;
 }

@@ -72,8 +72,9 @@ select_rs(const struct pol_fleet *f, const struct pol_host *h,
 
 /*
  * The VM whose history the others explain best (highest R² of a multiple
- * regression on theirs) adds most to the host's peaks.  With fewer history
- * points than VMs the regression is undefined, and MMT decides instead.
+ * regression on theirs) adds most to the host's peaks.  Without more
+ * history points than VMs the regression has no degree of freedom left,
+ * and MMT decides instead.
  */
 static int
 select_mc(const struct pol_fleet *f, const struct pol_host *h)
@@ -89,7 +90,8 @@ select_mc(const struct pol_fleet *f, const struct pol_host *h)
 		return -1;
 	for (int i = 0; i < n; i++)
 		m = EBB_MIN(m, f->vms[cand[i]].nhist);
-	if (n < 2 || m < n)
+	/* n parameters (intercept and n - 1 slopes) need n + 1 points. */
+	if (n < 2 || m <= n)
 		return select_mmt(f, h);
 	for (int i = 0; i < n; i++) {
 		int k = 0;

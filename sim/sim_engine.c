@@ -211,25 +211,20 @@ ev_pop(struct sim *s)
 
 /*
  * Utilization at time t, linear between samples (CloudSim's PlanetLab
- * utilization model).  Past the last sample the realistic model holds the
- * last value; the cloudsim one has a 0 there, as CloudSim's array does.
+ * utilization model); past the last sample it holds the last value.
  */
 static double
 vm_util(const struct sim *s, const struct sim_vm *v, double t)
 {
-	double iv = s->cfg->interval_s;
-	int i1, i2;
+	double iv = s->cfg->interval_s, x = t / iv;
+	int i1 = (int)x, i2;	/* t >= 0 */
 
-	if (fmod(t, iv) == 0) {
-		i1 = (int)(t / iv);
-		return v->util[EBB_MIN(i1, v->nutil - 1)];
-	}
-	i1 = (int)floor(t / iv);
-	i2 = (int)ceil(t / iv);
-	i1 = EBB_MIN(i1, v->nutil - 1);
-	i2 = EBB_MIN(i2, v->nutil - 1);
-	return v->util[i1] + (v->util[i2] - v->util[i1]) / ((i2 - i1 ? i2 - i1 :
-	    1) * iv) * (t - i1 * iv);
+	if (i1 >= v->nutil - 1)
+		return v->util[v->nutil - 1];
+	if (x == i1)
+		return v->util[i1];
+	i2 = i1 + 1;
+	return v->util[i1] + (v->util[i2] - v->util[i1]) / iv * (t - i1 * iv);
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -354,15 +349,19 @@ host_update(struct sim *s, int hi, double t)
 		const struct pol_vm *pv = &s->f.vms[sl->vm];
 		double alloc = sl->alloc;
 
-		vm_record(s, sl->vm, t, alloc, pv->req_mips,
-		    pv->migrating && !sl->incoming);
 		/*
-		 * CloudSim counts a migrating VM's allocation grossed up by
-		 * the copy's 10 %: the source shows its full demand, the
-		 * target a ninth of its reservation.
+		 * A VM on its way in is the source's to account for: the
+		 * target adds its reservation to what it runs and its full
+		 * demand to what is asked of it, and records nothing for the
+		 * VM.  The source grosses a migrating VM's allocation up by
+		 * the copy's share, so it shows the VM's full demand.
 		 */
-		if (pv->migrating)
-			alloc /= s->f.src_share;
+		if (!sl->incoming) {
+			vm_record(s, sl->vm, t, alloc, pv->req_mips,
+			    pv->migrating);
+			if (pv->migrating)
+				alloc /= s->f.src_share;
+		}
 		hs->util_mips += alloc;
 		req += pv->req_mips;
 	}
@@ -694,7 +693,7 @@ setup(struct sim *s, const struct sim_workload *w)
 
 	for (int i = 0; i < n; i++)
 		len = EBB_MAX(len, w->traces[i].n);
-	/* One more sample than the trace: CloudSim's array ends in a 0. */
+	/* One more sample than the trace, as CloudSim's array has. */
 	len++;
 	s->utilbuf = ebb_calloc((size_t)n * len, sizeof(double));
 
@@ -718,6 +717,8 @@ setup(struct sim *s, const struct sim_workload *w)
 		H->state = POL_HOST_ON;
 		pol_host_realloc(&s->f, i);
 		s->h[i].st = HS_ON;
+		/* CloudSim counts a host idle at its first record as a shutdown. */
+		s->h[i].fin_active = true;
 	}
 
 	s->f.nvms = n;
@@ -731,9 +732,9 @@ setup(struct sim *s, const struct sim_workload *w)
 
 		for (int k = 0; k < w->traces[i].n; k++)
 			u[k] = w->traces[i].pct[k] / 100.0;
-		if (realistic(s))
-			for (int k = w->traces[i].n; k < len; k++)
-				u[k] = w->traces[i].n ? u[w->traces[i].n - 1] : 0;
+		/* Past the end the last sample holds (CloudSim's too). */
+		for (int k = w->traces[i].n; k < len; k++)
+			u[k] = w->traces[i].n ? u[w->traces[i].n - 1] : 0;
 		v->util = u;
 		v->nutil = len;
 		v->home = -1;
