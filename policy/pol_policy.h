@@ -10,7 +10,7 @@
  *     "description": "CloudSim's LR-MMT with safety 1.2",
  *     "overload":  { "detector": "lr", "safety": 1.2 },
  *     "selection": { "method": "mmt" },
- *     "placement": { "method": "pabfd" },
+ *     "placement": { "order": "power" },
  *     "underload": { "enabled": true },
  *     "power":     { "switch_off_empty": true, "reserve_hosts": 0 }
  *   }
