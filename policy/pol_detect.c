@@ -9,39 +9,71 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
+
+#include "ebb.h"
 
 #include "pol_detect.h"
 #include "pol_stats.h"
 
-/* The current demand on the host against a fixed threshold. */
-static bool
-over_thr(const struct pol_fleet *f, int h, double threshold)
-{
-	return pol_host_req_util(f, h) > threshold;
-}
-
 /*
- * How many planning intervals the longest migration off this host takes:
- * a regression predicts that far ahead, since that is when relief lands.
+ * What a detector looks at: the host's demand, its history and how far
+ * ahead relief lands, optionally with one more VM added at the end of its
+ * list (CloudSim's isHostOverUtilizedAfterAllocation).  Sums run in list
+ * order with the extra VM last, as they would were it really added.
  */
-static double
-migration_intervals(const struct pol_fleet *f, int hi)
+struct det_in {
+	double	req_util;
+	double	hist[POL_HIST_MAX];
+	int	n;
+	double	ahead;		/* planning intervals */
+};
+
+static void
+det_gather(const struct pol_fleet *f, int hi, int extra, const double *sum,
+    int nsum, struct det_in *in)
 {
 	const struct pol_host *h = &f->hosts[hi];
-	double ram = 0;
+	double cap = pol_host_mips(h), req = 0, ram = 0;
+	int n;
 
-	for (int i = 0; i < h->nslots; i++)
-		ram = fmax(ram, f->vms[h->slots[i].vm].ram_mb);
-	if (h->nslots == 0 || h->mig_mbs <= 0)
-		return 0;
-	return ceil(ram / h->mig_mbs / f->interval_s);
+	for (int i = 0; i < h->nslots; i++) {
+		const struct pol_vm *v = &f->vms[h->slots[i].vm];
+
+		req += v->req_mips;
+		ram = fmax(ram, v->ram_mb);
+	}
+	if (sum != NULL) {
+		memcpy(in->hist, sum, sizeof(in->hist));
+		n = nsum;
+	} else
+		n = pol_host_history_sum(f, hi, in->hist);
+	if (extra >= 0) {
+		const struct pol_vm *v = &f->vms[extra];
+
+		req += v->req_mips;
+		ram = fmax(ram, v->ram_mb);
+		for (int k = 0; k < v->nhist; k++)
+			in->hist[k] += v->hist[k] * (v->mips * v->pes / cap);
+		n = EBB_MAX(n, v->nhist);
+	}
+	while (n > 0 && in->hist[n - 1] == 0)
+		n--;
+	in->n = n;
+	in->req_util = req / cap;
+	/*
+	 * A regression predicts as far ahead as the longest migration off
+	 * the host takes, in planning intervals: that is when relief lands.
+	 */
+	in->ahead = (h->nslots == 0 && extra < 0) || h->mig_mbs <= 0 ? 0 :
+	    ceil(ram / h->mig_mbs / f->interval_s);
 }
 
 /* Fits the newest `window` points, oldest first, and predicts ahead. */
 static double
 regress(const double *hist, int window, double ahead, double *resid_sd)
 {
-	double y[POL_HIST_MAX], a, b, ssr = 0;
+	double y[POL_HIST_MAX] = { 0 }, a, b, ssr = 0;
 
 	for (int i = 0; i < window; i++)
 		y[i] = hist[window - 1 - i];
@@ -61,24 +93,24 @@ double
 pol_overload_limit(const struct pol_policy *p, const struct pol_fleet *f,
     int h)
 {
-	double hist[POL_HIST_MAX];
-	int n = pol_host_history(f, h, hist, POL_HIST_MAX);
+	struct det_in in;
 
+	det_gather(f, h, -1, NULL, 0, &in);
 	switch (p->overload.detector) {
 	case POL_DET_THR:
 		return p->overload.threshold;
 	case POL_DET_IQR:
-		if (n < p->overload.min_history)
+		if (in.n < p->overload.min_history)
 			return p->overload.fallback_threshold;
-		return 1.0 - p->overload.safety * pol_iqr(hist, n);
+		return 1.0 - p->overload.safety * pol_iqr(in.hist, in.n);
 	case POL_DET_MAD:
-		if (n < p->overload.min_history)
+		if (in.n < p->overload.min_history)
 			return p->overload.fallback_threshold;
-		return 1.0 - p->overload.safety * pol_mad(hist, n);
+		return 1.0 - p->overload.safety * pol_mad(in.hist, in.n);
 	case POL_DET_LR:
 	case POL_DET_LRR:
 	case POL_DET_BAND:
-		if (n < p->overload.window)
+		if (in.n < p->overload.window)
 			return p->overload.fallback_threshold;
 		return p->overload.detector == POL_DET_BAND ?
 		    p->overload.band_high : 1.0;
@@ -86,27 +118,26 @@ pol_overload_limit(const struct pol_policy *p, const struct pol_fleet *f,
 	return 1.0;
 }
 
-bool
-pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
+static bool
+detect(const struct pol_policy *p, const struct det_in *in)
 {
-	double hist[POL_HIST_MAX], pred, sd;
-	int n, w = p->overload.window;
+	double pred, sd;
+	int w = p->overload.window;
 
 	switch (p->overload.detector) {
 	case POL_DET_THR:
-		return over_thr(f, h, p->overload.threshold);
+		return in->req_util > p->overload.threshold;
 	case POL_DET_IQR:
 	case POL_DET_MAD:
 		/*
 		 * Both need a dozen points before a spread means anything
 		 * (CloudSim's "12 has been suggested as a safe value").
 		 */
-		n = pol_host_history(f, h, hist, POL_HIST_MAX);
-		if (n < p->overload.min_history)
-			return over_thr(f, h, p->overload.fallback_threshold);
-		return pol_host_req_util(f, h) > 1.0 - p->overload.safety *
-		    (p->overload.detector == POL_DET_IQR ? pol_iqr(hist, n) :
-		    pol_mad(hist, n));
+		if (in->n < p->overload.min_history)
+			return in->req_util > p->overload.fallback_threshold;
+		return in->req_util > 1.0 - p->overload.safety *
+		    (p->overload.detector == POL_DET_IQR ?
+		    pol_iqr(in->hist, in->n) : pol_mad(in->hist, in->n));
 	case POL_DET_LR:
 	case POL_DET_LRR:
 		/*
@@ -114,10 +145,9 @@ pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
 		 * never <= 0, which is the only case in which it applies them:
 		 * both are ordinary least squares, and so are they here.
 		 */
-		n = pol_host_history(f, h, hist, w);
-		if (n < w)
-			return over_thr(f, h, p->overload.fallback_threshold);
-		pred = regress(hist, w, migration_intervals(f, h), NULL);
+		if (in->n < w)
+			return in->req_util > p->overload.fallback_threshold;
+		pred = regress(in->hist, w, in->ahead, NULL);
 		return p->overload.safety * pred >= 1.0;
 	case POL_DET_BAND:
 		/*
@@ -128,25 +158,41 @@ pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
 		 * less.  The current demand counts too: a spike the regression
 		 * has not yet seen is not waited out.
 		 */
-		n = pol_host_history(f, h, hist, w);
-		if (n < w)
-			return over_thr(f, h, p->overload.fallback_threshold);
-		pred = regress(hist, w, migration_intervals(f, h), &sd);
+		if (in->n < w)
+			return in->req_util > p->overload.fallback_threshold;
+		pred = regress(in->hist, w, in->ahead, &sd);
 		return p->overload.safety * pred +
 		    p->overload.confidence * sd >= p->overload.band_high ||
-		    pol_host_req_util(f, h) > p->overload.band_high;
+		    in->req_util > p->overload.band_high;
 	}
 	return false;
 }
 
 bool
-pol_overloaded_with(const struct pol_policy *p, struct pol_fleet *f, int h,
-    int vm)
+pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
 {
-	bool over;
+	struct det_in in;
 
-	pol_host_add(f, h, vm, false);
-	over = pol_overloaded(p, f, h);
-	pol_host_remove(f, h, vm);
-	return over;
+	det_gather(f, h, -1, NULL, 0, &in);
+	return detect(p, &in);
+}
+
+bool
+pol_overloaded_with(const struct pol_policy *p, const struct pol_fleet *f,
+    int h, int vm)
+{
+	struct det_in in;
+
+	det_gather(f, h, vm, NULL, 0, &in);
+	return detect(p, &in);
+}
+
+bool
+pol_overloaded_sum(const struct pol_policy *p, const struct pol_fleet *f,
+    int h, int vm, const double *sum, int nsum)
+{
+	struct det_in in;
+
+	det_gather(f, h, vm, sum, nsum, &in);
+	return detect(p, &in);
 }

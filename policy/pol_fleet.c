@@ -211,41 +211,38 @@ pol_host_req_util(const struct pol_fleet *f, int hi)
 	return req / pol_host_mips(h);
 }
 
-/* One point of the host's history: Σ of its VMs' points at age k. */
-static double
-history_at(const struct pol_fleet *f, const struct pol_host *h, int k)
+void
+pol_host_history_add(const struct pol_fleet *f, int hi, int vm, double *sum,
+    int *n)
 {
-	double sum = 0, cap = pol_host_mips(h);
+	const struct pol_vm *v = &f->vms[vm];
+	double scale = v->mips * v->pes / pol_host_mips(&f->hosts[hi]);
 
-	for (int i = 0; i < h->nslots; i++) {
-		const struct pol_vm *v = &f->vms[h->slots[i].vm];
-
-		if (k < v->nhist)
-			sum += v->hist[k] * (v->mips * v->pes / cap);
-	}
-	return sum;
+	for (int k = 0; k < v->nhist; k++)
+		sum[k] += v->hist[k] * scale;
+	*n = EBB_MAX(*n, v->nhist);
 }
 
 int
-pol_host_history(const struct pol_fleet *f, int hi, double *out, int want)
+pol_host_history_sum(const struct pol_fleet *f, int hi, double *sum)
 {
 	const struct pol_host *h = &f->hosts[hi];
 	int n = 0;
 
+	for (int k = 0; k < POL_HIST_MAX; k++)
+		sum[k] = 0;
 	for (int i = 0; i < h->nslots; i++)
-		n = EBB_MAX(n, f->vms[h->slots[i].vm].nhist);
-	/*
-	 * Trim trailing zeros from the oldest end first: usually the oldest
-	 * point is not zero, and then only the `want` newest are summed.
-	 */
-	while (n > 0) {
-		out[n - 1] = history_at(f, h, n - 1);
-		if (out[n - 1] != 0)
-			break;
+		pol_host_history_add(f, hi, h->slots[i].vm, sum, &n);
+	return n;
+}
+
+int
+pol_host_history(const struct pol_fleet *f, int hi, double *out)
+{
+	int n = pol_host_history_sum(f, hi, out);
+
+	while (n > 0 && out[n - 1] == 0)
 		n--;
-	}
-	for (int k = 0; k < EBB_MIN(want, n - 1); k++)
-		out[k] = history_at(f, h, k);
 	return n;
 }
 

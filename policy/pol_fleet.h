@@ -131,12 +131,18 @@ void	pol_host_realloc(struct pol_fleet *, int host);
 double	pol_host_req_util(const struct pol_fleet *, int host);
 /*
  * The host's utilization history: Σ over listed VMs of their history
- * scaled to the host, newest first, trailing zeros trimmed.  Returns its
- * length n (at most POL_HIST_MAX); out[0 .. min(want, n) - 1] are filled,
- * and out[n - 1].
+ * scaled to the host, newest first, trailing zeros trimmed.  Returns the
+ * number of points written to out (at most POL_HIST_MAX).
  */
-int	pol_host_history(const struct pol_fleet *, int host, double *out,
-	    int want);
+int	pol_host_history(const struct pol_fleet *, int host, double *out);
+/*
+ * The same sums untrimmed, all POL_HIST_MAX of them, in list order;
+ * returns the longest VM history.  pol_host_history_add adds one more VM
+ * as if appended to the list, so a caller can keep sums up to date.
+ */
+int	pol_host_history_sum(const struct pol_fleet *, int host, double *sum);
+void	pol_host_history_add(const struct pol_fleet *, int host, int vm,
+	    double *sum, int *n);
 /* Whether a VM fits: per-vCPU demand, free MIPS, RAM, bandwidth. */
 bool	pol_host_suitable(const struct pol_fleet *, int host, int vm);
 

@@ -103,7 +103,53 @@ struct round {
 	const struct pol_policy	*p;
 	struct pol_fleet	*w;
 	double			*now_w;
+	/*
+	 * Each host's history sums (pol_host_history_sum), kept up to date
+	 * as VMs are added, recomputed after a removal: detectors are asked
+	 * about the same hosts over and over within a round.
+	 */
+	double			*hsum;
+	int			*hn;
+	unsigned char		*hok;
 };
+
+static const double *
+round_hist(const struct round *r, int h, int *n)
+{
+	double *sum = r->hsum + (size_t)h * POL_HIST_MAX;
+
+	if (!r->hok[h]) {
+		r->hn[h] = pol_host_history_sum(r->w, h, sum);
+		r->hok[h] = 1;
+	}
+	*n = r->hn[h];
+	return sum;
+}
+
+static void
+round_add(const struct round *r, int h, int vm)
+{
+	pol_host_add(r->w, h, vm, false);
+	if (r->hok[h])
+		pol_host_history_add(r->w, h, vm,
+		    r->hsum + (size_t)h * POL_HIST_MAX, &r->hn[h]);
+}
+
+static void
+round_remove(const struct round *r, int h, int vm)
+{
+	pol_host_remove(r->w, h, vm);
+	r->hok[h] = 0;
+}
+
+static bool
+round_overloaded(const struct round *r, int h, int vm)
+{
+	int n;
+	const double *sum = round_hist(r, h, &n);
+
+	return pol_overloaded_sum(r->p, r->w, h, vm, sum, n);
+}
 
 /*
  * What placing vm on host h costs in power, by the policy's host order.
@@ -185,8 +231,7 @@ find_host(const struct round *r, int vm, const unsigned char *excluded)
 		cost = place_cost(r, h, vm);
 		if (isnan(cost) || !(cost < best))
 			continue;
-		if (H->load_mips != 0 &&
-		    pol_overloaded_with(r->p, r->w, h, vm))
+		if (H->load_mips != 0 && round_overloaded(r, h, vm))
 			continue;
 		best = cost;
 		pick = h;
@@ -226,14 +271,15 @@ sort_by_demand(const struct pol_fleet *w, int *vms, int n)
 
 /* Moves vm to host `to` in the working fleet and records the move. */
 static void
-plan_move(struct pol_plan *pl, const struct pol_fleet *f, struct pol_fleet *w,
+plan_move(struct pol_plan *pl, const struct pol_fleet *f, const struct round *r,
     int vm, int to, enum pol_reason why)
 {
+	struct pol_fleet *w = r->w;
 	int cur = w->vms[vm].host;
 
 	if (cur >= 0 && pol_host_find(&w->hosts[cur], vm) >= 0)
-		pol_host_remove(w, cur, vm);
-	pol_host_add(w, to, vm, false);
+		round_remove(r, cur, vm);
+	round_add(r, to, vm);
 	w->vms[vm].host = to;
 	plan_act(pl, (struct pol_action){ .kind = POL_ACT_MIGRATE, .why = why,
 	    .vm = vm, .from = f->vms[vm].host, .to = to, .host = -1 });
@@ -244,15 +290,17 @@ plan_move(struct pol_plan *pl, const struct pol_fleet *f, struct pol_fleet *w,
  * not overloaded any more.  Returns the VMs taken (caller frees).
  */
 static int *
-relieve_overloaded(const struct pol_policy *p, struct pol_fleet *w,
-    struct ebb_rand *rng, unsigned char *over, int *nout, struct pol_plan *pl)
+relieve_overloaded(const struct round *r, struct ebb_rand *rng,
+    unsigned char *over, int *nout, struct pol_plan *pl)
 {
+	const struct pol_policy *p = r->p;
+	struct pol_fleet *w = r->w;
 	int *out = NULL, n = 0, cap = 0;
 
 	for (int h = 0; h < w->nhosts; h++) {
 		if (w->hosts[h].state != POL_HOST_ON || w->hosts[h].nslots == 0)
 			continue;
-		if (pol_overloaded(p, w, h))
+		if (round_overloaded(r, h, -1))
 			over[h] = 1;
 	}
 	for (int h = 0; h < w->nhosts; h++) {
@@ -269,8 +317,8 @@ relieve_overloaded(const struct pol_policy *p, struct pol_fleet *w,
 				out = ebb_reallocarray(out, cap, sizeof(*out));
 			}
 			out[n++] = vm;
-			pol_host_remove(w, h, vm);
-			if (!pol_overloaded(p, w, h))
+			round_remove(r, h, vm);
+			if (!round_overloaded(r, h, -1))
 				break;
 		}
 	}
@@ -393,18 +441,18 @@ drain_underloaded(const struct round *r, const struct pol_fleet *f,
 				failed = vms[i];
 				break;
 			}
-			pol_host_add(w, to[i], vms[i], false);
+			round_add(r, to[i], vms[i]);
 			placed++;
 		}
 		for (int i = 0; i < placed; i++)
-			pol_host_remove(w, to[i], vms[i]);
+			round_remove(r, to[i], vms[i]);
 		if (failed >= 0) {
 			plan_note(pl, POL_NOTE_DRAIN_FAILED, h, failed);
 			free(to);
 			continue;
 		}
 		for (int i = 0; i < n; i++) {
-			plan_move(pl, f, w, vms[i], to[i], POL_WHY_UNDERLOAD);
+			plan_move(pl, f, r, vms[i], to[i], POL_WHY_UNDERLOAD);
 			no_drain[to[i]] = 1;
 		}
 		drained++;
@@ -488,9 +536,22 @@ round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w)
 	r->w = w;
 	r->now_w = ebb_reallocarray(NULL, EBB_MAX(w->nhosts, 1),
 	    sizeof(*r->now_w));
+	r->hsum = ebb_reallocarray(NULL, (size_t)EBB_MAX(w->nhosts, 1) *
+	    POL_HIST_MAX, sizeof(*r->hsum));
+	r->hn = ebb_reallocarray(NULL, EBB_MAX(w->nhosts, 1), sizeof(*r->hn));
+	r->hok = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
 	for (int h = 0; h < w->nhosts; h++)
 		r->now_w[h] = pol_power_at(w->hosts[h].power,
 		    EBB_MIN(w->hosts[h].util, 1.0));
+}
+
+static void
+round_free(struct round *r)
+{
+	free(r->now_w);
+	free(r->hsum);
+	free(r->hn);
+	free(r->hok);
 }
 
 void
@@ -506,7 +567,7 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 	round_init(&r, p, &w);
 	over = ebb_calloc(EBB_MAX(w.nhosts, 1), 1);
 
-	vms = relieve_overloaded(p, &w, rng, over, &n, pl);
+	vms = relieve_overloaded(&r, rng, over, &n, pl);
 	sort_by_demand(&w, vms, n);
 	for (int i = 0; i < n; i++) {
 		int to = find_host(&r, vms[i], over);
@@ -517,7 +578,7 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 			    vms[i]);
 			continue;
 		}
-		plan_move(pl, f, &w, vms[i], to, POL_WHY_OVERLOAD);
+		plan_move(pl, f, &r, vms[i], to, POL_WHY_OVERLOAD);
 	}
 	free(vms);
 
@@ -528,7 +589,7 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 		if (h >= 0 && w.vms[v].host == h &&
 		    pol_host_find(&w.hosts[h], v) < 0 &&
 		    pol_host_find(&f->hosts[h], v) >= 0)
-			pol_host_add(&w, h, v, false);
+			round_add(&r, h, v);
 	}
 
 	if (p->underload.enabled) {
@@ -550,7 +611,7 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 	}
 	decide_power(p, &w, pl);
 
-	free(r.now_w);
+	round_free(&r);
 	free(over);
 	pol_fleet_free(&w);
 }
@@ -571,10 +632,10 @@ pol_place_initial(const struct pol_policy *p, struct pol_fleet *f,
 			failed++;
 			continue;
 		}
-		pol_host_add(f, to, vm, false);
+		round_add(&r, to, vm);
 		f->vms[vm].host = to;
 	}
-	free(r.now_w);
+	round_free(&r);
 	free(none);
 	return failed;
 }

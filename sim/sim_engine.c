@@ -116,6 +116,7 @@ struct sim_host {
 	enum sim_hstate	 st;
 	double		 prev_w;	/* realistic: draw at the last update */
 	bool		 off_when_empty; /* switch off once its VMs are gone */
+	bool		 touched;	/* by the event batch being handled */
 };
 
 enum sim_ev_kind {
@@ -390,26 +391,34 @@ interval_energy(const struct sim *s, int hi, double dt)
 	    dt;
 }
 
-/* Every host updates, energy is counted, finished VMs leave. */
+/*
+ * Hosts update (all of them, or the `n` in `list`), energy is counted for
+ * the time since the last update, finished VMs leave.
+ */
 static void
-update_all(struct sim *s, double t)
+update_hosts(struct sim *s, double t, const int *list, int n)
 {
 	double dt = t - s->last;
+	int count = list ? n : s->f.nhosts;
 
-	for (int hi = 0; hi < s->f.nhosts; hi++)
-		host_update(s, hi, t);
+	for (int k = 0; k < count; k++)
+		host_update(s, list ? list[k] : k, t);
 	if (dt > 0)
-		for (int hi = 0; hi < s->f.nhosts; hi++)
-			s->energy_j += interval_energy(s, hi, dt);
-	for (int hi = 0; hi < s->f.nhosts; hi++)
+		for (int k = 0; k < count; k++)
+			s->energy_j += interval_energy(s, list ? list[k] : k, dt);
+	for (int k = 0; k < count; k++) {
+		int hi = list ? list[k] : k;
+
 		s->h[hi].prev_w = host_power(s, hi);
+	}
 
 	/*
 	 * CloudSim takes a VM whose demand dropped to 0 for a finished one
 	 * (its trace is 0 now and at the next sample) and removes it.
 	 */
 	if (!realistic(s)) {
-		for (int hi = 0; hi < s->f.nhosts; hi++) {
+		for (int k = 0; k < count; k++) {
+			int hi = list ? list[k] : k;
 			struct pol_host *H = &s->f.hosts[hi];
 
 			for (int i = 0; i < H->nslots; i++) {
@@ -434,6 +443,12 @@ update_all(struct sim *s, double t)
 		}
 	}
 	s->last = t;
+}
+
+static void
+update_all(struct sim *s, double t)
+{
+	update_hosts(s, t, NULL, 0);
 }
 
 /* ---- migrations and power ---------------------------------------------- */
@@ -823,12 +838,23 @@ finish(struct sim *s)
 	}
 }
 
+/* Adds host hi to the list of hosts an event batch touched, once. */
+static void
+involve(struct sim *s, int hi, int *list, int *n)
+{
+	if (hi < 0 || s->h[hi].touched)
+		return;
+	s->h[hi].touched = true;
+	list[(*n)++] = hi;
+}
+
 int
 sim_run(const struct sim_config *c, const struct pol_policy *pol,
     const struct sim_workload *w, struct sim_result *r, struct ebb_err *err)
 {
 	struct sim s;
 	double t;
+	int *inv, ninv;
 
 	memset(r, 0, sizeof(*r));
 	if (w->ntraces == 0) {
@@ -849,6 +875,7 @@ sim_run(const struct sim_config *c, const struct pol_policy *pol,
 	ebb_rand_seed(&s.rng, c->seed ? c->seed : pol->selection.seed);
 	setup(&s, w);
 	place_all(&s);
+	inv = ebb_reallocarray(NULL, c->nhosts, sizeof(*inv));
 
 	/*
 	 * CloudSim's workload arrives at 0.1 s and the datacenter updates
@@ -865,15 +892,25 @@ sim_run(const struct sim_config *c, const struct pol_policy *pol,
 			if (te > s.last)
 				update_all(&s, te);
 			/* Every event due now, in the order they were sent. */
+			ninv = 0;
 			while (s.nheap > 0 && s.heap[0].t == te) {
 				struct sim_ev e = ev_pop(&s);
 
-				if (e.kind == EV_MIGRATED)
+				if (e.kind == EV_MIGRATED) {
+					involve(&s, s.f.vms[e.vm].host, inv, &ninv);
 					finish_migration(&s, e.vm, e.host, te);
-				else
+				} else
 					host_ready(&s, e.host);
+				involve(&s, e.host, inv, &ninv);
 			}
-			update_all(&s, te);
+			/*
+			 * CloudSim updates every host again now; for a host
+			 * no event touched that repeats the update just made
+			 * at the same time, so only the touched ones are.
+			 */
+			update_hosts(&s, te, inv, ninv);
+			for (int k = 0; k < ninv; k++)
+				s.h[inv[k]].touched = false;
 			continue;
 		}
 		if (t > c->limit_s)
@@ -892,6 +929,7 @@ sim_run(const struct sim_config *c, const struct pol_policy *pol,
 	free(s.h);
 	free(s.utilbuf);
 	free(s.heap);
+	free(inv);
 	return 0;
 }
 
