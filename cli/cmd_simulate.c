@@ -24,6 +24,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: ebb simulate [--trace DIR | --synthetic N] [--policy FILE]\n"
 	    "                    [--model cloudsim|realistic] [--hosts N]\n"
+	    "                    [--fleet FILE]\n"
 	    "                    [--seed S] [--json] [--plot FILE.svg]\n"
 	    "\n"
 	    "Runs a day of a fleet through a consolidation policy and prints\n"
@@ -37,7 +38,10 @@ usage(FILE *f)
 	    "  --model M        cloudsim (CloudSim 3.0.3's PlanetLab set-up,\n"
 	    "                   default) or realistic (idle power, power-cycle\n"
 	    "                   time, dirty-rate migration time, per-VM SLA)\n"
-	    "  --hosts N        hosts in the fleet (default 800)\n"
+	    "  --hosts N        hosts in the fleet (default 800, or the\n"
+	    "                   fleet file's)\n"
+	    "  --fleet FILE     host types, power curves and power-cycle\n"
+	    "                   costs (default: CloudSim's HP ML110 G4/G5)\n"
 	    "  --seed S         seed for RS selection and synthetic traces\n"
 	    "  --json           one JSON object instead of the table\n"
 	    "  --plot FILE      draw active hosts and fleet power as SVG\n");
@@ -143,13 +147,15 @@ ebb_cmd_simulate(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "hosts", required_argument, NULL, 'H' },
+		{ "fleet", required_argument, NULL, 'F' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "plot", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *trace = NULL, *policy = NULL, *plot = NULL;
+	const char *trace = NULL, *policy = NULL, *plot = NULL, *fleet = NULL;
+	struct sim_fleet_spec fspec;
 	struct sim_synth_params sp;
 	struct sim_config cfg;
 	struct sim_workload wl;
@@ -158,7 +164,7 @@ ebb_cmd_simulate(int argc, char **argv)
 	struct ebb_err err;
 	char workload[512], *end;
 	int c, model = SIM_MODEL_CLOUDSIM, json = 0, rc = EBB_EXIT_OK;
-	long nhosts = 800;
+	long nhosts = 0;
 	unsigned long long seed = 0;
 	int have_seed = 0;
 	double cpu;
@@ -212,6 +218,9 @@ ebb_cmd_simulate(int argc, char **argv)
 		case 'P':
 			plot = optarg;
 			break;
+		case 'F':
+			fleet = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EBB_EXIT_OK;
@@ -230,7 +239,25 @@ ebb_cmd_simulate(int argc, char **argv)
 		return EBB_EXIT_USAGE;
 
 	sim_config_defaults(&cfg, model);
-	cfg.nhosts = (int)nhosts;
+	if (fleet != NULL) {
+		char *text;
+
+		if (ebb_read_file(fleet, &text, NULL, &err) != 0) {
+			fprintf(stderr, "ebb simulate: %s\n", err.msg);
+			return EBB_EXIT_FAIL;
+		}
+		if (sim_fleet_parse(text, fleet, &fspec, &err) != 0) {
+			fprintf(stderr, "ebb simulate: %s\n", err.msg);
+			free(text);
+			return EBB_EXIT_USAGE;
+		}
+		free(text);
+		cfg.types = fspec.types;
+		cfg.ntypes = fspec.ntypes;
+		cfg.nhosts = fspec.nhosts;
+	}
+	if (nhosts > 0)
+		cfg.nhosts = (int)nhosts;
 	if (have_seed) {
 		cfg.seed = seed;
 		sp.seed = seed;

@@ -111,7 +111,7 @@ static const char *const pol_order_names[] = {
  * LR-MMT-1.2 (docs/cloudsim-model.md).
  */
 static const struct pol_key pol_keys[] = {
-	POL_STRING(name, 1, true, "default"),
+	POL_STRING(name, 1, true, "lr-mmt-1.2"),
 	POL_STRING(description, 0, false, ""),
 
 	POL_ENUM(overload.detector, pol_detector_names, POL_DET_LR),

@@ -36,7 +36,33 @@ struct sim_host_type {
 	double		 boot_s;	/* realistic: off -> on */
 	double		 shutdown_s;	/* realistic: on -> off */
 	double		 off_w;		/* realistic: draw when off (BMC) */
+	double		 transition_w;	/* realistic: draw while booting or
+					   shutting down */
 };
+
+#define SIM_TYPES_MAX	16
+#define SIM_TYPE_NAME	64
+
+/*
+ * A fleet description (examples/fleets/):
+ *   { "hosts": 800,
+ *     "host_types": [ { "name": "...", "pes": 2, "pe_mips": 1860,
+ *                       "ram_mb": 4096, "bw": 1000000,
+ *                       "power_w": [ 11 watts at 0, 10, ..., 100 % ],
+ *                       "boot_s": 120, "shutdown_s": 30, "off_w": 5,
+ *                       "transition_w": 117 }, ... ] }
+ * Host i has type i mod the number of types, as CloudSim alternates.
+ */
+struct sim_fleet_spec {
+	int			 nhosts;
+	int			 ntypes;
+	struct sim_host_type	 types[SIM_TYPES_MAX];
+	char			 names[SIM_TYPES_MAX][SIM_TYPE_NAME];
+};
+
+/* Parses a fleet description; 0 or -EINVAL with err naming file and key. */
+int	sim_fleet_parse(const char *text, const char *file,
+	    struct sim_fleet_spec *, struct ebb_err *);
 
 /* The VM types of CloudSim's PlanetLab set-up, by trace index. */
 struct sim_vm_type {
@@ -48,6 +74,8 @@ struct sim_vm_type {
 struct sim_config {
 	enum sim_model	 model;
 	int		 nhosts;	/* 800 */
+	const struct sim_host_type *types; /* NULL: CloudSim's G4/G5 */
+	int		 ntypes;
 	uint64_t	 seed;		/* RS selection, realistic noise */
 	double		 interval_s;	/* 300 */
 	double		 limit_s;	/* simulated time (86400) */
@@ -58,7 +86,7 @@ struct sim_config {
 
 void	sim_config_defaults(struct sim_config *, enum sim_model);
 
-/* Host type of host i: CloudSim's alternating HP ML110 G4 / G5. */
+/* Built-in host type of host i: CloudSim's alternating HP ML110 G4 / G5. */
 const struct sim_host_type *sim_host_type_of(int i);
 
 struct sim_result {

@@ -24,10 +24,10 @@
 static const struct sim_host_type host_types[] = {
 	{ "HP ProLiant ML110 G4", 2, 1860, 4096, 1000000,
 	    { { 86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117 } },
-	    120, 30, 5 },
+	    120, 30, 5, 117 },
 	{ "HP ProLiant ML110 G5", 2, 2660, 4096, 1000000,
 	    { { 93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135 } },
-	    120, 30, 5 },
+	    120, 30, 5, 135 },
 };
 
 /* CloudSim's four VM sizes, assigned to traces in quarters. */
@@ -157,6 +157,14 @@ static bool
 realistic(const struct sim *s)
 {
 	return s->cfg->model == SIM_MODEL_REALISTIC;
+}
+
+static const struct sim_host_type *
+host_type(const struct sim *s, int hi)
+{
+	if (s->cfg->types == NULL || s->cfg->ntypes <= 0)
+		return sim_host_type_of(hi);
+	return &s->cfg->types[hi % s->cfg->ntypes];
 }
 
 /* ---- event queue: a binary heap ordered by (time, sequence) ---------- */
@@ -319,14 +327,14 @@ host_power(const struct sim *s, int hi)
 {
 	const struct pol_host *H = &s->f.hosts[hi];
 	const struct sim_host *hs = &s->h[hi];
-	const struct sim_host_type *ty = sim_host_type_of(hi);
+	const struct sim_host_type *ty = host_type(s, hi);
 
 	switch (hs->st) {
 	case HS_OFF:
 		return ty->off_w;
 	case HS_BOOTING:
 	case HS_SHUTTING:
-		return pol_power_at(H->power, 0);
+		return ty->transition_w;
 	case HS_ON:
 		break;
 	}
@@ -516,7 +524,7 @@ switch_off(struct sim *s, int hi, double t)
 	hs->st = HS_SHUTTING;
 	H->state = POL_HOST_POWERING_OFF;
 	s->r->host_shutdowns++;
-	ev_push(s, (struct sim_ev){ .t = t + sim_host_type_of(hi)->shutdown_s,
+	ev_push(s, (struct sim_ev){ .t = t + host_type(s, hi)->shutdown_s,
 	    .kind = EV_HOST_READY, .vm = -1, .host = hi });
 }
 
@@ -542,7 +550,7 @@ power_action(struct sim *s, const struct pol_action *a, double t)
 {
 	struct pol_host *H = &s->f.hosts[a->host];
 	struct sim_host *hs = &s->h[a->host];
-	const struct sim_host_type *ty = sim_host_type_of(a->host);
+	const struct sim_host_type *ty = host_type(s, a->host);
 
 	if (a->kind == POL_ACT_POWER_OFF) {
 		switch_off(s, a->host, t);
@@ -683,7 +691,7 @@ plan_and_act(struct sim *s, double t)
 
 			/* A migration to a booting host waits for it. */
 			if (realistic(s) && s->h[a->to].st == HS_BOOTING)
-				start = t + sim_host_type_of(a->to)->boot_s;
+				start = t + host_type(s, a->to)->boot_s;
 			start_migration(s, a->vm, a->to, t, start);
 			break;
 		}
@@ -718,7 +726,7 @@ setup(struct sim *s, const struct sim_workload *w)
 	s->f.hosts = ebb_calloc(c->nhosts, sizeof(*s->f.hosts));
 	s->h = ebb_calloc(c->nhosts, sizeof(*s->h));
 	for (int i = 0; i < c->nhosts; i++) {
-		const struct sim_host_type *ty = sim_host_type_of(i);
+		const struct sim_host_type *ty = host_type(s, i);
 		struct pol_host *H = &s->f.hosts[i];
 
 		H->id = i;

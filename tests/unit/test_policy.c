@@ -96,7 +96,7 @@ test_defaults(void **state)
 	(void)state;
 	memset(&p, 0xa5, sizeof(p));
 	pol_policy_defaults(&p);
-	assert_string_equal(p.name, "default");
+	assert_string_equal(p.name, "lr-mmt-1.2");
 	assert_string_equal(p.description, "");
 	assert_int_equal(p.overload.detector, POL_DET_LR);
 	assert_true(p.overload.threshold == 0.8);
