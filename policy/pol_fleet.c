@@ -73,7 +73,9 @@ pol_fleet_copy(struct pol_fleet *dst, const struct pol_fleet *src)
 	    sizeof(*dst->hosts));
 	dst->vms = ebb_reallocarray(NULL, EBB_MAX(src->nvms, 1),
 	    sizeof(*dst->vms));
-	memcpy(dst->vms, src->vms, src->nvms * sizeof(*src->vms));
+	/* memcpy's pointers must be valid even for 0 bytes. */
+	if (src->nvms > 0)
+		memcpy(dst->vms, src->vms, src->nvms * sizeof(*src->vms));
 	for (int i = 0; i < src->nhosts; i++) {
 		const struct pol_host *s = &src->hosts[i];
 		struct pol_host *d = &dst->hosts[i];
@@ -81,7 +83,8 @@ pol_fleet_copy(struct pol_fleet *dst, const struct pol_fleet *src)
 		*d = *s;
 		d->cslots = EBB_MAX(s->nslots, 4);
 		d->slots = ebb_reallocarray(NULL, d->cslots, sizeof(*d->slots));
-		memcpy(d->slots, s->slots, s->nslots * sizeof(*s->slots));
+		if (s->nslots > 0)
+			memcpy(d->slots, s->slots, s->nslots * sizeof(*s->slots));
 	}
 }
 

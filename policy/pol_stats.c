@@ -36,6 +36,8 @@ pol_median(const double *x, int n)
 	    ebb_reallocarray(NULL, n, sizeof(*s));
 	double m;
 
+	if (n == 0)
+		return 0;
 	memcpy(s, x, n * sizeof(*x));
 	qsort(s, n, sizeof(*s), cmp_double);
 	m = median_sorted(s, n);
