@@ -1,0 +1,707 @@
+/*
+ * agt_agent.c - ebb-agent's event loop, controller connection, sampling
+ * and core parking.
+ */
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agt_agent.h"
+#include "ebb_log.h"
+#include "ebb_net.h"
+#include "met_prom.h"
+
+/* Pending output beyond this drops the connection: the peer is stuck. */
+#define AGT_OUT_MAX	(4 * 1024 * 1024)
+
+/* epoll tags: which fd an event is for. */
+enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_CTL, TAG_METRICS };
+
+static void	conn_close(struct agt *, const char *why);
+
+/* ---- output --------------------------------------------------------------- */
+
+static void
+ctl_want_write(struct agt *a, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
+		.data.u32 = TAG_CTL };
+
+	epoll_ctl(a->epfd, EPOLL_CTL_MOD, a->ctl.fd, &ev);
+}
+
+static void
+ctl_flush(struct agt *a)
+{
+	struct agt_conn *c = &a->ctl;
+
+	while (c->outlen > 0) {
+		ssize_t n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			conn_close(a, strerror(errno));
+			return;
+		}
+		memmove(c->out, c->out + n, c->outlen - n);
+		c->outlen -= n;
+	}
+	ctl_want_write(a, c->outlen > 0);
+}
+
+/* Queues one message (consumed) on the controller connection. */
+static int
+ctl_send(struct agt *a, json_t *m)
+{
+	struct agt_conn *c = &a->ctl;
+	size_t len;
+	char *line;
+
+	if (c->st != AGT_UP) {
+		json_decref(m);
+		return -ENOTCONN;
+	}
+	line = ebb_msg_encode(m, &len);
+	json_decref(m);
+	if (line == NULL)
+		return -EMSGSIZE;
+	if (c->outlen + len > AGT_OUT_MAX) {
+		free(line);
+		conn_close(a, "controller is not reading");
+		return -ENOBUFS;
+	}
+	if (c->outlen + len > c->outcap) {
+		c->outcap = EBB_MAX(c->outcap * 2, c->outlen + len);
+		c->out = ebb_realloc(c->out, c->outcap);
+	}
+	memcpy(c->out + c->outlen, line, len);
+	c->outlen += len;
+	free(line);
+	ctl_flush(a);
+	return 0;
+}
+
+static json_t *
+msg(struct agt *a, const char *type)
+{
+	return ebb_msg_new(type, a->cfg.host, a->ctl.seq++, ebb_wallclock());
+}
+
+/* ---- connection ------------------------------------------------------------ */
+
+static void
+conn_schedule(struct agt *a)
+{
+	struct agt_conn *c = &a->ctl;
+
+	/*
+	 * Exponential backoff with jitter, so a fleet of agents does not
+	 * reconnect in lockstep when the controller comes back.
+	 */
+	c->backoff = c->backoff == 0 ? 0.5 : EBB_MIN(c->backoff * 2,
+	    a->cfg.reconnect_max_s);
+	c->retry_at = ebb_monoclock() + c->backoff *
+	    (0.75 + 0.5 * (double)(random() % 1000) / 1000.0);
+	c->st = AGT_DOWN;
+}
+
+static void
+conn_close(struct agt *a, const char *why)
+{
+	struct agt_conn *c = &a->ctl;
+
+	if (c->fd >= 0) {
+		epoll_ctl(a->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->st == AGT_UP) {
+		a->stats.disconnects++;
+		ebb_warn("controller %s: connection lost: %s; the VMs keep "
+		    "running, reconnecting", a->cfg.controller, why);
+	}
+	ebb_linebuf_free(&c->in);
+	ebb_linebuf_init(&c->in);
+	c->outlen = 0;
+	conn_schedule(a);
+}
+
+static void
+send_hello(struct agt *a)
+{
+	json_t *m = msg(a, "hello");
+
+	json_object_set_new(m, "agent", json_string(EBB_VERSION));
+	json_object_set_new(m, "cores", json_integer(a->host.ncpu_online));
+	json_object_set_new(m, "mem_kb",
+	    json_integer((json_int_t)a->host.mem_total_kb));
+	json_object_set_new(m, "hypervisor", json_string(a->cfg.hypervisor));
+	json_object_set_new(m, "power_driver",
+	    json_string(a->cfg.power_driver));
+	json_object_set_new(m, "interval_s", json_real(a->cfg.interval_s));
+	json_object_set_new(m, "vms", json_array());
+	ctl_send(a, m);
+}
+
+static void
+conn_up(struct agt *a)
+{
+	struct agt_conn *c = &a->ctl;
+
+	c->st = AGT_UP;
+	c->backoff = 0;
+	c->seq = 0;
+	c->peer_seen = false;
+	a->stats.connects++;
+	ebb_info("connected to controller %s", a->cfg.controller);
+	send_hello(a);
+}
+
+static void
+conn_start(struct agt *a)
+{
+	struct agt_conn *c = &a->ctl;
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = TAG_CTL };
+	char host[EBB_ADDR_MAX];
+	struct ebb_err err;
+	int port, fd;
+
+	if (ebb_hostport(a->cfg.controller, host, sizeof(host), &port,
+	    &err) != 0 || (fd = ebb_tcp_connect(host, port, &err)) < 0) {
+		ebb_debug("%s", err.msg);
+		conn_schedule(a);
+		return;
+	}
+	c->fd = fd;
+	c->st = AGT_CONNECTING;
+	epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+static void
+reply(struct agt *a, json_t *cmdseq, bool ok, const char *error)
+{
+	json_t *m = msg(a, "result");
+
+	json_object_set(m, "cmd", cmdseq ? cmdseq : json_null());
+	json_object_set_new(m, "ok", json_boolean(ok));
+	if (!ok)
+		json_object_set_new(m, "error", json_string(error));
+	ctl_send(a, m);
+}
+
+static void
+reject(struct agt *a, json_t *ref, const char *why)
+{
+	json_t *m = msg(a, "error");
+
+	a->stats.bad_messages++;
+	json_object_set_new(m, "error", json_string(why));
+	json_object_set(m, "ref", ref ? ref : json_null());
+	ctl_send(a, m);
+}
+
+static void
+do_command(struct agt *a, const struct ebb_msg *m)
+{
+	json_t *cmd = json_object_get(m->obj, "cmd");
+	json_t *op = json_object_get(m->obj, "op");
+	const char *o;
+
+	a->stats.commands++;
+	if (!json_is_integer(cmd) || json_integer_value(cmd) < 0) {
+		reject(a, json_object_get(m->obj, "seq"),
+		    "command: \"cmd\" must be an integer >= 0");
+		return;
+	}
+	if (!json_is_string(op)) {
+		reply(a, cmd, false, "command: \"op\" must be a string");
+		return;
+	}
+	o = json_string_value(op);
+	if (strcmp(o, "ping") == 0) {
+		reply(a, cmd, true, NULL);
+	} else if (strcmp(o, "start") == 0 || strcmp(o, "stop") == 0 ||
+	    strcmp(o, "migrate") == 0 || strcmp(o, "accept") == 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s: no hypervisor driver is "
+		    "configured on this host (hypervisor.driver is \"%s\")", o,
+		    a->cfg.hypervisor);
+		reply(a, cmd, false, why);
+	} else {
+		char why[128];
+
+		snprintf(why, sizeof(why), "unknown op \"%.40s\"", o);
+		reply(a, cmd, false, why);
+	}
+}
+
+static void
+handle_line(struct agt *a, const char *line, size_t len)
+{
+	struct ebb_msg m;
+	struct ebb_err err;
+
+	if (ebb_msg_parse(line, len, &m, &err) != 0) {
+		ebb_warn("controller sent a bad message: %s", err.msg);
+		reject(a, NULL, err.msg);
+		return;
+	}
+	if (strcmp(m.host, a->cfg.host) != 0) {
+		reject(a, json_object_get(m.obj, "seq"),
+		    "message is for another host");
+		goto out;
+	}
+	/* A sequence that does not go forward is a replay: refuse it. */
+	if (a->ctl.peer_seen && m.seq <= a->ctl.peer_seq) {
+		reject(a, json_object_get(m.obj, "seq"),
+		    "seq does not increase: replayed or reordered message");
+		goto out;
+	}
+	a->ctl.peer_seen = true;
+	a->ctl.peer_seq = m.seq;
+	if (strcmp(m.type, "command") == 0)
+		do_command(a, &m);
+	else if (strcmp(m.type, "error") == 0)
+		ebb_warn("controller refused a message: %s",
+		    json_string_value(json_object_get(m.obj, "error")) ?
+		    json_string_value(json_object_get(m.obj, "error")) : "?");
+	else
+		reject(a, json_object_get(m.obj, "seq"), "unexpected type");
+out:
+	ebb_msg_free(&m);
+}
+
+static void
+ctl_event(struct agt *a, uint32_t events)
+{
+	struct agt_conn *c = &a->ctl;
+	const char *line;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	if (c->st == AGT_CONNECTING) {
+		if ((rc = ebb_connect_result(c->fd)) != 0) {
+			ebb_debug("connect to %s: %s", a->cfg.controller,
+			    strerror(-rc));
+			conn_close(a, strerror(-rc));
+			return;
+		}
+		ctl_want_write(a, false);
+		conn_up(a);
+		return;
+	}
+	if (events & EPOLLOUT)
+		ctl_flush(a);
+	if (c->fd < 0 || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		n = ebb_linebuf_read(&c->in, c->fd);
+		if (n == -EAGAIN)
+			break;
+		if (n == 0) {
+			conn_close(a, "closed by the controller");
+			return;
+		}
+		if (n < 0) {
+			conn_close(a, strerror((int)-n));
+			return;
+		}
+		while ((rc = ebb_linebuf_next(&c->in, &line, &len)) == 1) {
+			handle_line(a, line, len);
+			if (c->fd < 0)
+				return;
+		}
+		if (rc < 0) {
+			conn_close(a, "message longer than the limit");
+			return;
+		}
+	}
+}
+
+/* ---- sampling, parking, reports ------------------------------------------- */
+
+static void
+park_step(struct agt *a, double now, double interval)
+{
+	double util[PWR_MAX_CPUS];
+	struct pwr_park_input in = { .now = now, .interval = interval,
+		.cpus = &a->managed };
+	struct pwr_park_decision d;
+	struct ebb_err err;
+	int n = EBB_MIN(a->host.cpu.ncore, PWR_MAX_CPUS);
+
+	for (int c = 0; c < n; c++) {
+		const struct met_cpu_core *k = &a->host.cpu.core[c];
+
+		util[c] = k->online && k->valid ? k->busy : 0;
+	}
+	in.ncpu = n;
+	in.util = util;
+	if (pwr_park_decide(&a->cfg.park, &a->park_st, &in, &a->unparked, &d,
+	    &err) != 0) {
+		ebb_warn("core parking: %s", err.msg);
+		return;
+	}
+	a->park_reason = d.reason;
+	if (!d.changed)
+		return;
+	a->stats.park_changes++;
+	a->unparked = d.unparked;
+	if (a->cfg.actuator == AGT_ACT_NONE || a->park_broken)
+		return;
+	if (a->cfg.actuator == AGT_ACT_CPUSET || a->cfg.actuator ==
+	    AGT_ACT_HOTPLUG) {
+		struct pwr_act act = { .kind = a->cfg.actuator ==
+		    AGT_ACT_CPUSET ? PWR_ACT_CPUSET : PWR_ACT_HOTPLUG,
+			.cg = a->cg_open ? &a->cg : NULL };
+
+		if (act.kind == PWR_ACT_CPUSET && !a->cg_open)
+			return;
+		if (pwr_act_apply(&act, &a->unparked, &err) != 0) {
+			/* Once: a broken actuator would flood the log. */
+			ebb_err_log("core parking: %s; parking decisions are "
+			    "still made and reported, not applied", err.msg);
+			a->park_broken = true;
+		}
+	}
+	/*
+	 * The affinity actuator confines the VMs' vCPU threads, which the
+	 * hypervisor driver lists; with no driver there is nothing to
+	 * confine, and the decision is reported only.
+	 */
+}
+
+static json_t *
+report_cpu(const struct agt *a)
+{
+	json_t *cores = json_array();
+	const struct met_cpu *c = &a->host.cpu;
+
+	for (int i = 0; i < c->ncore; i++)
+		if (c->core[i].online)
+			json_array_append_new(cores, json_real(c->core[i].valid ?
+			    c->core[i].busy : 0));
+	return json_pack("{s:f, s:o, s:f, s:f}",
+	    "busy", c->all.valid ? c->all.busy : 0.0,
+	    "cores", cores,
+	    "steal", c->all.valid ? met_cpu_frac(&c->all, MET_CPU_STEAL) : 0.0,
+	    "iowait", c->all.valid ? met_cpu_frac(&c->all, MET_CPU_IOWAIT) :
+	    0.0);
+}
+
+static void
+send_report(struct agt *a, double interval)
+{
+	char unparked[4096], parked[4096];
+	struct pwr_mask pm = a->managed;
+	json_t *m;
+
+	if (a->ctl.st != AGT_UP) {
+		a->stats.reports_skipped++;
+		return;
+	}
+	for (int i = 0; i < PWR_MAX_CPUS; i++)
+		if (pwr_mask_test(&a->unparked, i))
+			pwr_mask_clr(&pm, i);
+	if (pwr_cpulist_format(&a->unparked, unparked, sizeof(unparked)) < 0)
+		unparked[0] = '\0';
+	if (pwr_cpulist_format(&pm, parked, sizeof(parked)) < 0)
+		parked[0] = '\0';
+	m = msg(a, "report");
+	json_object_set_new(m, "interval_s", json_real(interval));
+	json_object_set_new(m, "cpu", report_cpu(a));
+	json_object_set_new(m, "load", json_pack("[f, f, f]", a->host.load1,
+	    a->host.load5, a->host.load15));
+	json_object_set_new(m, "mem", json_pack("{s:I, s:I}", "total_kb",
+	    (json_int_t)a->host.mem_total_kb, "avail_kb",
+	    (json_int_t)a->host.mem_available_kb));
+	json_object_set_new(m, "unparked", json_string(unparked));
+	json_object_set_new(m, "parked", json_string(parked));
+	json_object_set_new(m, "park_reason",
+	    json_string(pwr_park_reason_name(a->park_reason)));
+	json_object_set_new(m, "vms", json_array());
+	if (ctl_send(a, m) == 0)
+		a->stats.reports_sent++;
+}
+
+void
+agt_tick(struct agt *a)
+{
+	double now = ebb_monoclock(), interval;
+	struct ebb_err err;
+
+	if (met_host_sample(&a->host, &err) != 0) {
+		ebb_warn("sampling the host: %s", err.msg);
+		return;
+	}
+	a->stats.samples++;
+	interval = a->have_sample ? now - a->last_sample : a->cfg.interval_s;
+	a->last_sample = now;
+	if (!a->have_sample) {
+		/* The first sample has no interval behind it yet. */
+		a->have_sample = true;
+		return;
+	}
+	if (a->cfg.park_enabled)
+		park_step(a, now, interval);
+	send_report(a, interval);
+}
+
+/* ---- metrics endpoint ------------------------------------------------------ */
+
+/*
+ * Serves one scrape synchronously: scrapes are local and seconds apart,
+ * the answer is built from the last sample in memory, and a stuck client
+ * is cut off by a one-second timeout, so a thread or a state machine per
+ * client would buy nothing.
+ */
+static void
+metrics_event(struct agt *a)
+{
+	static char body[64 * 1024];
+	struct timeval tv = { .tv_sec = 1 };
+	char req[1024], head[160];
+	struct met_prom p;
+	size_t blen = 0;
+	ssize_t n;
+	int fd, hl;
+
+	while ((fd = ebb_accept(a->mfd)) >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		n = recv(fd, req, sizeof(req) - 1, 0);
+		if (n <= 0) {
+			close(fd);
+			continue;
+		}
+		req[n] = '\0';
+		if (strncmp(req, "GET /metrics ", 13) != 0 &&
+		    strncmp(req, "GET /metrics?", 13) != 0) {
+			static const char nf[] = "HTTP/1.0 404 Not Found\r\n"
+			    "Content-Type: text/plain\r\nContent-Length: 25\r\n"
+			    "\r\nonly /metrics lives here\n";
+
+			ebb_write_all(fd, nf, sizeof(nf) - 1, 1000);
+			close(fd);
+			continue;
+		}
+		met_prom_init(&p, body, sizeof(body));
+		if (met_prom_host(&p, &a->host) != 0 ||
+		    met_prom_finish(&p, &blen) != 0)
+			blen = 0;
+		hl = snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n"
+		    "Content-Type: text/plain; version=0.0.4\r\n"
+		    "Content-Length: %zu\r\n\r\n", blen);
+		if (ebb_write_all(fd, head, hl, 1000) == 0)
+			ebb_write_all(fd, body, blen, 1000);
+		close(fd);
+	}
+}
+
+/* ---- set-up and the loop ---------------------------------------------------- */
+
+static int
+add_fd(struct agt *a, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int
+arm_timer(struct agt *a)
+{
+	struct itimerspec its;
+	double iv = a->cfg.interval_s;
+
+	its.it_interval.tv_sec = (time_t)iv;
+	its.it_interval.tv_nsec = (long)((iv - floor(iv)) * 1e9);
+	its.it_value = its.it_interval;
+	return timerfd_settime(a->tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+int
+agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
+{
+	sigset_t mask;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->cfg = *cfg;
+	a->epfd = a->tfd = a->sfd = a->mfd = a->ctl.fd = -1;
+	ebb_linebuf_init(&a->ctl.in);
+	pwr_park_state_init(&a->park_st);
+	srandom((unsigned)(getpid() ^ (unsigned)ebb_wallclock()));
+
+	if ((rc = met_host_open(&a->host, "/proc", err)) != 0)
+		return rc;
+	if ((a->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		ebb_err_set(err, "epoll/timerfd: %s", strerror(errno));
+		goto fail;
+	}
+	/* Signals become events: nothing runs in a handler. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((a->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		ebb_err_set(err, "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+	if ((rc = add_fd(a, a->tfd, TAG_TIMER)) != 0 ||
+	    (rc = add_fd(a, a->sfd, TAG_SIGNAL)) != 0 ||
+	    (rc = arm_timer(a)) != 0) {
+		ebb_err_set(err, "event loop set-up: %s", strerror(-rc));
+		goto fail;
+	}
+	if (cfg->metrics_listen[0] != '\0') {
+		char host[EBB_ADDR_MAX];
+		int port;
+
+		if ((rc = ebb_hostport(cfg->metrics_listen, host, sizeof(host),
+		    &port, err)) != 0)
+			goto fail;
+		if ((a->mfd = ebb_tcp_listen(host, port, err)) < 0) {
+			rc = a->mfd;
+			goto fail;
+		}
+		if ((rc = add_fd(a, a->mfd, TAG_METRICS)) != 0)
+			goto fail;
+	}
+
+	/* Every online core is managed; cpu0 is never parked. */
+	if ((rc = met_host_sample(&a->host, err)) != 0)
+		goto fail;
+	pwr_mask_zero(&a->managed);
+	for (int c = 0; c < a->host.cpu.ncore && c < PWR_MAX_CPUS; c++)
+		if (a->host.cpu.core[c].online)
+			pwr_mask_set(&a->managed, c);
+	a->unparked = a->managed;
+	a->have_sample = true;
+	a->last_sample = ebb_monoclock();
+	if (cfg->park_enabled && cfg->actuator == AGT_ACT_CPUSET) {
+		if ((rc = pwr_cgroup_open(&a->cg, "/sys/fs/cgroup",
+		    cfg->cpuset_path, PWR_CGROUP_AUTO, true, err)) != 0)
+			goto fail;
+		a->cg_open = true;
+	}
+
+	if (cfg->controller[0] != '\0')
+		conn_start(a);
+	return 0;
+fail:
+	agt_fini(a);
+	return rc;
+}
+
+void
+agt_fini(struct agt *a)
+{
+	if (a->ctl.fd >= 0)
+		close(a->ctl.fd);
+	if (a->mfd >= 0)
+		close(a->mfd);
+	if (a->sfd >= 0)
+		close(a->sfd);
+	if (a->tfd >= 0)
+		close(a->tfd);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	a->ctl.fd = a->mfd = a->sfd = a->tfd = a->epfd = -1;
+	free(a->ctl.out);
+	a->ctl.out = NULL;
+	ebb_linebuf_free(&a->ctl.in);
+	met_host_close(&a->host);
+}
+
+static void
+signal_event(struct agt *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			ebb_info("SIGHUP: nothing to reload yet; "
+			    "restart the agent to apply a new configuration");
+			continue;
+		}
+		ebb_info("signal %u: stopping (VMs keep running)",
+		    si.ssi_signo);
+		a->quit = true;
+	}
+}
+
+int
+agt_run(struct agt *a)
+{
+	struct epoll_event evs[16];
+
+	while (!a->quit) {
+		int timeout = -1, n;
+
+		if (a->ctl.st == AGT_DOWN && a->cfg.controller[0] != '\0') {
+			double wait = a->ctl.retry_at - ebb_monoclock();
+
+			if (wait <= 0) {
+				conn_start(a);
+				continue;
+			}
+			timeout = (int)ceil(wait * 1000);
+		}
+		n = epoll_wait(a->epfd, evs, EBB_NITEMS(evs), timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ebb_err_log("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case TAG_TIMER: {
+				uint64_t ticks;
+
+				if (read(a->tfd, &ticks, sizeof(ticks)) > 0)
+					agt_tick(a);
+				break;
+			}
+			case TAG_SIGNAL:
+				signal_event(a);
+				break;
+			case TAG_CTL:
+				if (a->ctl.fd >= 0)
+					ctl_event(a, evs[i].events);
+				break;
+			case TAG_METRICS:
+				metrics_event(a);
+				break;
+			}
+		}
+	}
+	return a->exit_code;
+}

@@ -1,0 +1,91 @@
+/*
+ * agt_agent.h - the ebb-agent daemon: one event loop that samples the host
+ * every interval, parks idle cores, reports to the controller and answers
+ * its commands, and serves Prometheus metrics.
+ *
+ * The loop owns all state; signals arrive as events (signalfd), the clock
+ * as a timerfd, so nothing runs in a signal handler and nothing races.
+ */
+#ifndef AGT_AGENT_H
+#define AGT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agt_config.h"
+#include "ebb_wire.h"
+#include "met_host.h"
+#include "pwr_actuate.h"
+#include "pwr_park.h"
+
+enum agt_conn_state {
+	AGT_DOWN,		/* waiting to reconnect */
+	AGT_CONNECTING,		/* non-blocking connect in flight */
+	AGT_UP,			/* hello sent, reports flowing */
+};
+
+/* The connection to the controller, with its own buffers. */
+struct agt_conn {
+	int			 fd;
+	enum agt_conn_state	 st;
+	struct ebb_linebuf	 in;
+	char			*out;		/* encoded lines not yet sent */
+	size_t			 outlen;
+	size_t			 outcap;
+	double			 retry_at;	/* monotonic s */
+	double			 backoff;	/* s, doubles up to the max */
+	uint64_t		 seq;		/* next message's seq */
+	uint64_t		 peer_seq;	/* last seq seen from the peer */
+	bool			 peer_seen;
+};
+
+struct agt_stats {
+	uint64_t	samples;
+	uint64_t	reports_sent;
+	uint64_t	reports_skipped;	/* no connection: not queued,
+						   the next report supersedes */
+	uint64_t	connects;
+	uint64_t	disconnects;
+	uint64_t	commands;
+	uint64_t	bad_messages;
+	uint64_t	park_changes;
+};
+
+struct agt {
+	struct agt_config	 cfg;
+	int			 epfd;
+	int			 tfd;		/* sampling timer */
+	int			 sfd;		/* signals */
+	int			 mfd;		/* metrics listener, or -1 */
+	struct agt_conn		 ctl;
+	struct met_host		 host;
+	bool			 have_sample;	/* an interval is known */
+	double			 last_sample;	/* monotonic s */
+
+	/* Core parking. */
+	struct pwr_park_state	 park_st;
+	struct pwr_mask		 managed;
+	struct pwr_mask		 unparked;
+	enum pwr_park_reason	 park_reason;
+	struct pwr_cgroup	 cg;
+	bool			 cg_open;
+	bool			 park_broken;	/* actuator failed: logged once */
+
+	struct agt_stats	 stats;
+	bool			 quit;
+	int			 exit_code;
+};
+
+/* Sets up sockets, timers and samplers.  0 or -errno with err filled. */
+int	agt_init(struct agt *, const struct agt_config *, struct ebb_err *);
+/* Runs until SIGTERM or SIGINT (or agt->quit).  Returns the exit code. */
+int	agt_run(struct agt *);
+void	agt_fini(struct agt *);
+
+/*
+ * One sampling step (what the timer does): sample, decide parking, report.
+ * Exposed so tests can drive the agent without waiting for the timer.
+ */
+void	agt_tick(struct agt *);
+
+#endif /* AGT_AGENT_H */
