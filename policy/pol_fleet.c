@@ -255,8 +255,11 @@ pol_host_suitable(const struct pol_fleet *f, int hi, int vm)
 	const struct pol_host *h = &f->hosts[hi];
 	const struct pol_vm *v = &f->vms[vm];
 
-	return h->pe_mips >= v->req_mips / v->pes &&
-	    h->avail_mips >= v->req_mips &&
+	/* A VM not measured yet is admitted at its reserve (its full size). */
+	double want = EBB_MAX(v->req_mips, v->reserve_mips);
+
+	return h->pe_mips >= want / v->pes &&
+	    h->avail_mips >= want &&
 	    h->ram_mb - h->ram_used >= v->ram_use_mb &&
 	    h->bw - h->bw_used >= v->bw_use;
 }
