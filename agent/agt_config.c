@@ -1,8 +1,5 @@
 /*
  * agt_config.c - reading and checking ebb-agent's configuration.
- *
- * Strict on purpose: an agent that silently ignores a misspelt key would
- * run with a default its operator did not choose, on every host.
  */
 #include <errno.h>
 #include <math.h>
@@ -14,6 +11,7 @@
 #include <jansson.h>
 
 #include "agt_config.h"
+#include "ebb_jconf.h"
 
 void
 agt_config_defaults(struct agt_config *c)
@@ -49,183 +47,27 @@ agt_actuator_name(enum agt_actuator a)
 	return "invalid";
 }
 
-/* The parse context: where we are, for messages. */
-struct ctx {
-	const char	*file;
-	struct ebb_err	*err;
-};
-
 static int
-fail(struct ctx *x, const char *path, const char *fmt, ...)
-    EBB_PRINTF(3, 4);
-
-static int
-fail(struct ctx *x, const char *path, const char *fmt, ...)
-{
-	char what[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	ebb_err_set(x->err, "%s: %s: %s", x->file, path, what);
-	return -EINVAL;
-}
-
-static const char *
-kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "something";
-}
-
-/* Rejects keys of obj that are not in the NULL-terminated list. */
-static int
-only_keys(struct ctx *x, const char *path, json_t *obj, const char *const *ok)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(obj, key, v) {
-		char allowed[256] = "";
-		int i;
-
-		for (i = 0; ok[i] != NULL; i++)
-			if (strcmp(key, ok[i]) == 0)
-				break;
-		if (ok[i] != NULL)
-			continue;
-		for (i = 0; ok[i] != NULL; i++) {
-			strncat(allowed, i ? ", " : "", sizeof(allowed) -
-			    strlen(allowed) - 1);
-			strncat(allowed, ok[i], sizeof(allowed) -
-			    strlen(allowed) - 1);
-		}
-		return fail(x, path, "unknown key \"%s\"; allowed: %s", key,
-		    allowed);
-	}
-	return 0;
-}
-
-static int
-get_string(struct ctx *x, json_t *obj, const char *key, const char *path,
-    char *dst, size_t size, bool may_be_empty)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v))
-		return fail(x, path, "found %s, allowed a string", kind(v));
-	if (json_string_length(v) >= size ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return fail(x, path, "a string of at most %zu bytes without "
-		    "NUL is allowed", size - 1);
-	if (!may_be_empty && json_string_length(v) == 0)
-		return fail(x, path, "must not be empty");
-	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
-	return 0;
-}
-
-static int
-get_number(struct ctx *x, json_t *obj, const char *key, const char *path,
-    double *dst, double lo, double hi)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_number(v))
-		return fail(x, path, "found %s, allowed a number from %g to %g",
-		    kind(v), lo, hi);
-	if (!(json_number_value(v) >= lo && json_number_value(v) <= hi))
-		return fail(x, path, "found %g, allowed a number from %g to %g",
-		    json_number_value(v), lo, hi);
-	*dst = json_number_value(v);
-	return 0;
-}
-
-static int
-get_int(struct ctx *x, json_t *obj, const char *key, const char *path,
-    int *dst, int lo, int hi)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < lo ||
-	    json_integer_value(v) > hi)
-		return fail(x, path, "found %s, allowed an integer from %d to "
-		    "%d", json_is_integer(v) ? "an integer out of range" :
-		    kind(v), lo, hi);
-	*dst = (int)json_integer_value(v);
-	return 0;
-}
-
-static int
-get_bool(struct ctx *x, json_t *obj, const char *key, const char *path,
-    bool *dst)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v))
-		return fail(x, path, "found %s, allowed true or false", kind(v));
-	*dst = json_is_true(v);
-	return 0;
-}
-
-static int
-section(struct ctx *x, json_t *root, const char *key, json_t **out)
-{
-	json_t *v = json_object_get(root, key);
-
-	*out = NULL;
-	if (v == NULL)
-		return 0;
-	if (!json_is_object(v))
-		return fail(x, key, "found %s, allowed an object", kind(v));
-	*out = v;
-	return 0;
-}
-
-static int
-parse_hypervisor(struct ctx *x, json_t *s, struct agt_config *c)
+parse_hypervisor(struct ebb_jconf *x, json_t *s, struct agt_config *c)
 {
 	static const char *const keys[] = { "driver", "vmm", NULL };
 	int rc;
 
-	if ((rc = only_keys(x, "hypervisor", s, keys)) != 0 ||
-	    (rc = get_string(x, s, "driver", "hypervisor.driver", c->hypervisor,
+	if ((rc = ebb_jconf_keys(x, "hypervisor", s, keys)) != 0 ||
+	    (rc = ebb_jconf_string(x, s, "driver", "hypervisor.driver", c->hypervisor,
 	    sizeof(c->hypervisor), false)) != 0 ||
-	    (rc = get_string(x, s, "vmm", "hypervisor.vmm", c->vmm_path,
+	    (rc = ebb_jconf_string(x, s, "vmm", "hypervisor.vmm", c->vmm_path,
 	    sizeof(c->vmm_path), false)) != 0)
 		return rc;
 	if (strcmp(c->hypervisor, "ebb-vmm") != 0 &&
 	    strcmp(c->hypervisor, "none") != 0)
-		return fail(x, "hypervisor.driver", "found \"%s\", allowed one "
+		return ebb_jconf_fail(x, "hypervisor.driver", "found \"%s\", allowed one "
 		    "of ebb-vmm, none", c->hypervisor);
 	return 0;
 }
 
 static int
-parse_parking(struct ctx *x, json_t *s, struct agt_config *c)
+parse_parking(struct ebb_jconf *x, json_t *s, struct agt_config *c)
 {
 	static const char *const keys[] = { "enabled", "actuator", "cpuset",
 		"lower_max_freq", "min_cores", "max_cores",
@@ -234,30 +76,30 @@ parse_parking(struct ctx *x, json_t *s, struct agt_config *c)
 	char act[16] = "";
 	int rc;
 
-	if ((rc = only_keys(x, "parking", s, keys)) != 0 ||
-	    (rc = get_bool(x, s, "enabled", "parking.enabled",
+	if ((rc = ebb_jconf_keys(x, "parking", s, keys)) != 0 ||
+	    (rc = ebb_jconf_bool(x, s, "enabled", "parking.enabled",
 	    &c->park_enabled)) != 0 ||
-	    (rc = get_string(x, s, "actuator", "parking.actuator", act,
+	    (rc = ebb_jconf_string(x, s, "actuator", "parking.actuator", act,
 	    sizeof(act), false)) != 0 ||
-	    (rc = get_string(x, s, "cpuset", "parking.cpuset", c->cpuset_path,
+	    (rc = ebb_jconf_string(x, s, "cpuset", "parking.cpuset", c->cpuset_path,
 	    sizeof(c->cpuset_path), false)) != 0 ||
-	    (rc = get_bool(x, s, "lower_max_freq", "parking.lower_max_freq",
+	    (rc = ebb_jconf_bool(x, s, "lower_max_freq", "parking.lower_max_freq",
 	    &c->lower_max_freq)) != 0 ||
-	    (rc = get_int(x, s, "min_cores", "parking.min_cores",
+	    (rc = ebb_jconf_int(x, s, "min_cores", "parking.min_cores",
 	    &c->park.min_cores, 1, PWR_MAX_CPUS)) != 0 ||
-	    (rc = get_int(x, s, "max_cores", "parking.max_cores",
+	    (rc = ebb_jconf_int(x, s, "max_cores", "parking.max_cores",
 	    &c->park.max_cores, 0, PWR_MAX_CPUS)) != 0 ||
-	    (rc = get_number(x, s, "increase_threshold",
+	    (rc = ebb_jconf_number(x, s, "increase_threshold",
 	    "parking.increase_threshold", &c->park.increase_threshold, 0,
 	    1)) != 0 ||
-	    (rc = get_number(x, s, "decrease_threshold",
+	    (rc = ebb_jconf_number(x, s, "decrease_threshold",
 	    "parking.decrease_threshold", &c->park.decrease_threshold, 0,
 	    1)) != 0 ||
-	    (rc = get_number(x, s, "increase_time", "parking.increase_time",
+	    (rc = ebb_jconf_number(x, s, "increase_time", "parking.increase_time",
 	    &c->park.increase_time, 0, 3600)) != 0 ||
-	    (rc = get_number(x, s, "decrease_time", "parking.decrease_time",
+	    (rc = ebb_jconf_number(x, s, "decrease_time", "parking.decrease_time",
 	    &c->park.decrease_time, 0, 86400)) != 0 ||
-	    (rc = get_number(x, s, "headroom", "parking.headroom",
+	    (rc = ebb_jconf_number(x, s, "headroom", "parking.headroom",
 	    &c->park.headroom, 0, 10)) != 0)
 		return rc;
 	if (act[0] != '\0') {
@@ -270,25 +112,25 @@ parse_parking(struct ctx *x, json_t *s, struct agt_config *c)
 		else if (strcmp(act, "none") == 0)
 			c->actuator = AGT_ACT_NONE;
 		else
-			return fail(x, "parking.actuator", "found \"%s\", "
+			return ebb_jconf_fail(x, "parking.actuator", "found \"%s\", "
 			    "allowed one of affinity, cpuset, hotplug, none",
 			    act);
 	}
 	if (c->actuator == AGT_ACT_CPUSET && c->cpuset_path[0] == '\0')
-		return fail(x, "parking.cpuset", "the cpuset actuator needs "
+		return ebb_jconf_fail(x, "parking.cpuset", "the cpuset actuator needs "
 		    "the path of the VMs' cgroup");
 	return 0;
 }
 
 static int
-parse_power(struct ctx *x, json_t *s, struct agt_config *c)
+parse_power(struct ebb_jconf *x, json_t *s, struct agt_config *c)
 {
 	static const char *const keys[] = { "driver", "model_w", NULL };
 	json_t *m;
 	int rc;
 
-	if ((rc = only_keys(x, "power", s, keys)) != 0 ||
-	    (rc = get_string(x, s, "driver", "power.driver", c->power_driver,
+	if ((rc = ebb_jconf_keys(x, "power", s, keys)) != 0 ||
+	    (rc = ebb_jconf_string(x, s, "driver", "power.driver", c->power_driver,
 	    sizeof(c->power_driver), false)) != 0)
 		return rc;
 	if (strcmp(c->power_driver, "none") != 0 &&
@@ -296,20 +138,20 @@ parse_power(struct ctx *x, json_t *s, struct agt_config *c)
 	    strcmp(c->power_driver, "wol") != 0 &&
 	    strcmp(c->power_driver, "command") != 0 &&
 	    strcmp(c->power_driver, "demo") != 0)
-		return fail(x, "power.driver", "found \"%s\", allowed one of "
+		return ebb_jconf_fail(x, "power.driver", "found \"%s\", allowed one of "
 		    "none, ipmi, wol, command, demo", c->power_driver);
 	m = json_object_get(s, "model_w");
 	if (m == NULL)
 		return 0;
 	if (!json_is_array(m) || json_array_size(m) != 11)
-		return fail(x, "power.model_w", "allowed an array of 11 watts "
+		return ebb_jconf_fail(x, "power.model_w", "allowed an array of 11 watts "
 		    "(at 0, 10, ..., 100 %% load)");
 	for (size_t i = 0; i < 11; i++) {
 		json_t *w = json_array_get(m, i);
 
 		if (!json_is_number(w) || !(json_number_value(w) >= 0) ||
 		    json_number_value(w) > 1e6)
-			return fail(x, "power.model_w", "element %zu: allowed "
+			return ebb_jconf_fail(x, "power.model_w", "element %zu: allowed "
 			    "a number of watts from 0 to 1e6", i);
 		c->power_model.w[i] = json_number_value(w);
 	}
@@ -324,62 +166,52 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 	static const char *const keys[] = { "host", "controller",
 		"interval_s", "reconnect_max_s", "state_dir", "metrics_listen",
 		"hypervisor", "parking", "power", NULL };
-	struct ctx x = { file, err };
+	struct ebb_jconf x = { file, err };
 	struct agt_config c = *out;
-	json_error_t jerr;
 	json_t *root, *s;
 	char host[EBB_ADDR_MAX];
 	int port, rc;
 
-	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		ebb_err_set(err, "%s:%d:%d: malformed JSON: %s", file,
-		    jerr.line, jerr.column, jerr.text);
+	if ((root = ebb_jconf_load(&x, text)) == NULL)
 		return -EINVAL;
-	}
-	if (!json_is_object(root)) {
-		rc = fail(&x, "(top level)", "found %s, allowed an object",
-		    kind(root));
-		goto out;
-	}
-	if ((rc = only_keys(&x, "(top level)", root, keys)) != 0 ||
-	    (rc = get_string(&x, root, "host", "host", c.host, sizeof(c.host),
+	if ((rc = ebb_jconf_keys(&x, "(top level)", root, keys)) != 0 ||
+	    (rc = ebb_jconf_string(&x, root, "host", "host", c.host, sizeof(c.host),
 	    false)) != 0 ||
-	    (rc = get_string(&x, root, "controller", "controller",
+	    (rc = ebb_jconf_string(&x, root, "controller", "controller",
 	    c.controller, sizeof(c.controller), true)) != 0 ||
-	    (rc = get_number(&x, root, "interval_s", "interval_s",
+	    (rc = ebb_jconf_number(&x, root, "interval_s", "interval_s",
 	    &c.interval_s, 0.1, 3600)) != 0 ||
-	    (rc = get_number(&x, root, "reconnect_max_s", "reconnect_max_s",
+	    (rc = ebb_jconf_number(&x, root, "reconnect_max_s", "reconnect_max_s",
 	    &c.reconnect_max_s, 0.1, 3600)) != 0 ||
-	    (rc = get_string(&x, root, "state_dir", "state_dir", c.state_dir,
+	    (rc = ebb_jconf_string(&x, root, "state_dir", "state_dir", c.state_dir,
 	    sizeof(c.state_dir), false)) != 0 ||
-	    (rc = get_string(&x, root, "metrics_listen", "metrics_listen",
+	    (rc = ebb_jconf_string(&x, root, "metrics_listen", "metrics_listen",
 	    c.metrics_listen, sizeof(c.metrics_listen), true)) != 0)
 		goto out;
 	if (c.controller[0] != '\0' && ebb_hostport(c.controller, host,
 	    sizeof(host), &port, NULL) != 0) {
-		rc = fail(&x, "controller", "found \"%s\", allowed HOST:PORT or "
+		rc = ebb_jconf_fail(&x, "controller", "found \"%s\", allowed HOST:PORT or "
 		    "\"\" (standalone)", c.controller);
 		goto out;
 	}
 	if (c.metrics_listen[0] != '\0' && ebb_hostport(c.metrics_listen,
 	    host, sizeof(host), &port, NULL) != 0) {
-		rc = fail(&x, "metrics_listen", "found \"%s\", allowed "
+		rc = ebb_jconf_fail(&x, "metrics_listen", "found \"%s\", allowed "
 		    "HOST:PORT or \"\" (off)", c.metrics_listen);
 		goto out;
 	}
-	if ((rc = section(&x, root, "hypervisor", &s)) != 0 ||
+	if ((rc = ebb_jconf_section(&x, root, "hypervisor", &s)) != 0 ||
 	    (s && (rc = parse_hypervisor(&x, s, &c)) != 0) ||
-	    (rc = section(&x, root, "parking", &s)) != 0 ||
+	    (rc = ebb_jconf_section(&x, root, "parking", &s)) != 0 ||
 	    (s && (rc = parse_parking(&x, s, &c)) != 0) ||
-	    (rc = section(&x, root, "power", &s)) != 0 ||
+	    (rc = ebb_jconf_section(&x, root, "power", &s)) != 0 ||
 	    (s && (rc = parse_power(&x, s, &c)) != 0))
 		goto out;
 	if (pwr_park_params_check(&c.park, err) != 0) {
 		char why[sizeof(err->msg)];
 
 		snprintf(why, sizeof(why), "%s", err->msg);
-		rc = fail(&x, "parking", "%s", why);
+		rc = ebb_jconf_fail(&x, "parking", "%s", why);
 		goto out;
 	}
 	*out = c;
