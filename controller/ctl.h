@@ -1,0 +1,163 @@
+/*
+ * ctl.h - ebb-controller: the fleet picture, the control loop and the
+ * orchestrator, in one event loop that owns all of it.
+ *
+ * Hosts follow docs/architecture.md's states.  Agents report over TCP
+ * (docs/protocol.md); every interval the loop turns the reports into a
+ * pol_fleet, asks policy/ for a plan, writes each decision to the journal
+ * and only then acts on it: power drivers for hosts, commands to agents
+ * for VMs, within the limits and cooldowns of the configuration.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ctl_config.h"
+#include "ebb_rand.h"
+#include "ebb_wire.h"
+#include "pol_plan.h"
+#include "pol_policy.h"
+
+struct ctl_journal;
+struct ebb_http_server;
+
+#define CTL_VMS_MAX	1000000
+
+/* Why a host is not being switched off, for `ebb why`. */
+struct ctl_why {
+	double		ts;
+	char		text[256];
+};
+
+struct ctl_host {
+	struct ctl_host_conf conf;
+	enum pol_host_state state;
+	int		conn;		/* agent connection index, or -1 */
+	double		last_seen;	/* monotonic s of the last message */
+	double		state_since;	/* monotonic s */
+	double		boot_deadline;	/* powering-on: monotonic s */
+	double		power_cooldown;	/* no power cycle before (monotonic) */
+	pid_t		power_pid;	/* a running power command, or 0 */
+	bool		power_on;	/* ... switching on (else off) */
+	int64_t		power_decision;	/* its journal decision */
+	int64_t		power_action;	/* its journal power action */
+	/* From hello. */
+	bool		hello;
+	int		cores;
+	uint64_t	mem_kb;
+	char		hypervisor[32];
+	/* From the last report. */
+	json_t		*report;	/* the whole message, for the API */
+	double		busy;
+	int		nvms;
+	struct ctl_why	why;		/* last reason it was kept on */
+};
+
+struct ctl_vm {
+	char		id[128];
+	int		host;		/* where its agent says it runs */
+	int		vcpus;
+	double		mem_mb;
+	double		util;		/* of its vCPUs, 0..1 */
+	double		hist[POL_HIST_MAX];
+	int		nhist;
+	bool		migrating;
+	double		last_move;	/* monotonic s */
+	bool		seen;		/* in the latest report of its host */
+};
+
+struct ctl_conn {
+	int			 fd;
+	int			 host;		/* after hello, else -1 */
+	struct ebb_linebuf	 in;
+	char			*out;
+	size_t			 outlen;
+	size_t			 outcap;
+	uint64_t		 seq;		/* our next seq */
+	uint64_t		 peer_seq;
+	bool			 peer_seen;
+};
+
+/* A command sent to an agent whose result is awaited. */
+struct ctl_pending {
+	int		host;
+	int64_t		cmd;		/* the command's seq */
+	int64_t		decision;
+	int64_t		mig;		/* journal migration id, or 0 */
+	int		vm;		/* or -1 */
+};
+
+struct ctl_stats {
+	uint64_t	rounds;
+	uint64_t	decisions;
+	uint64_t	power_offs;
+	uint64_t	power_ons;
+	uint64_t	migrations;
+	uint64_t	bad_messages;
+	double		last_round_ms;
+};
+
+struct ctl {
+	struct ctl_config	 cfg;
+	struct pol_policy	 policy;
+	struct ctl_journal	*journal;
+	struct ebb_http_server	*http;
+	char			 token[256];	/* API token, "" = none */
+	struct ebb_rand		 rng;
+	int			 epfd;
+	int			 tfd;
+	int			 sfd;
+	int			 lfd;
+	struct ctl_conn		*conns;
+	int			 nconns;
+	struct ctl_host		*hosts;
+	int			 nhosts;
+	struct ctl_vm		*vms;
+	int			 nvms;
+	int			 cvms;
+	struct ctl_pending	*pending;
+	int			 npending;
+	int			 cpending;
+	struct ctl_stats	 stats;
+	bool			 quit;
+};
+
+int	ctl_init(struct ctl *, const struct ctl_config *, struct ebb_err *);
+/* Loads the configured policy file (or the built-in one) into out. */
+int	ctl_policy_load(const struct ctl_config *, struct pol_policy *out,
+	    struct ebb_err *);
+int	ctl_run(struct ctl *);
+void	ctl_fini(struct ctl *);
+
+/* One control round (what the timer does). */
+void	ctl_round(struct ctl *);
+/*
+ * The plan the policy would make now, without acting (dry run), as JSON:
+ * actions with reasons, and notes.
+ */
+json_t	*ctl_plan_json(struct ctl *);
+json_t	*ctl_hosts_json(const struct ctl *);
+json_t	*ctl_vms_json(const struct ctl *);
+/* Why a host or VM is where it is / was or was not powered down. */
+json_t	*ctl_why_json(struct ctl *, const char *subject);
+int	ctl_host_find(const struct ctl *, const char *name);
+/*
+ * An operator's migration: journalled, then sent to the source's agent.
+ * Returns the decision id, or -ENOENT (no such VM or host), -EBUSY (the
+ * VM is migrating), -EHOSTUNREACH (target not on), -EIO (journal, agent).
+ */
+int	ctl_migrate_manual(struct ctl *, const char *vm, const char *to);
+
+/* The HTTP API (ctl_api.c), on the loop's epoll set with CTL_TAG_HTTP. */
+#define CTL_TAG_HTTP	4
+int	ctl_api_init(struct ctl *, struct ebb_err *);
+void	ctl_api_event(struct ctl *);
+void	ctl_api_fini(struct ctl *);
+
+#endif /* CTL_H */

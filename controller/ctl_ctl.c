@@ -1,0 +1,1167 @@
+/*
+ * ctl_ctl.c - the controller's event loop, agent connections, fleet state,
+ * control rounds and the orchestrator.
+ */
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "ctl_jnl.h"
+#include "ebb_log.h"
+#include "ebb_net.h"
+
+#define CTL_OUT_MAX	(8 * 1024 * 1024)
+#define CTL_CONNS_MAX	4096
+
+enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_LISTEN, TAG_HTTP = CTL_TAG_HTTP,
+	TAG_CONN = 16 };
+
+static void	conn_close(struct ctl *, int ci, const char *why);
+
+/* ---- host state --------------------------------------------------------- */
+
+int
+ctl_host_find(const struct ctl *c, const char *name)
+{
+	for (int i = 0; i < c->nhosts; i++)
+		if (strcmp(c->hosts[i].conf.name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Every state change is journalled before it takes effect. */
+static void
+set_state(struct ctl *c, int hi, enum pol_host_state to, const char *why,
+    int64_t decision)
+{
+	struct ctl_host *h = &c->hosts[hi];
+
+	if (h->state == to)
+		return;
+	ctl_jnl_state(c, "host", h->conf.name, pol_host_state_name(h->state),
+	    pol_host_state_name(to), why, decision);
+	ebb_info("host %s: %s -> %s (%s)", h->conf.name,
+	    pol_host_state_name(h->state), pol_host_state_name(to), why);
+	h->state = to;
+	h->state_since = ebb_monoclock();
+}
+
+static int
+host_add(struct ctl *c, const char *name)
+{
+	struct ctl_host *h;
+
+	c->hosts = ebb_reallocarray(c->hosts, c->nhosts + 1,
+	    sizeof(*c->hosts));
+	h = &c->hosts[c->nhosts];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->conf.name, sizeof(h->conf.name), "%s", name);
+	h->conf.pe_mips = c->cfg.default_pe_mips;
+	h->conf.power_w = c->cfg.default_power_w;
+	h->conn = -1;
+	/*
+	 * A host nobody has heard from is unknown: never switched off,
+	 * never a target, until its agent says hello.
+	 */
+	h->state = POL_HOST_UNKNOWN;
+	h->state_since = ebb_monoclock();
+	return c->nhosts++;
+}
+
+/* ---- VMs ------------------------------------------------------------------- */
+
+static int
+vm_find(const struct ctl *c, const char *id)
+{
+	for (int i = 0; i < c->nvms; i++)
+		if (strcmp(c->vms[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+static int
+vm_get(struct ctl *c, const char *id)
+{
+	int i = vm_find(c, id);
+
+	if (i >= 0)
+		return i;
+	if (c->nvms >= CTL_VMS_MAX)
+		return -1;
+	if (c->nvms == c->cvms) {
+		c->cvms = c->cvms ? c->cvms * 2 : 64;
+		c->vms = ebb_reallocarray(c->vms, c->cvms, sizeof(*c->vms));
+	}
+	memset(&c->vms[c->nvms], 0, sizeof(c->vms[0]));
+	snprintf(c->vms[c->nvms].id, sizeof(c->vms[0].id), "%s", id);
+	c->vms[c->nvms].host = -1;
+	return c->nvms++;
+}
+
+/* ---- connections: output ---------------------------------------------------- */
+
+static void
+conn_want_write(struct ctl *c, int ci, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
+		.data.u32 = TAG_CONN + ci };
+
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->conns[ci].fd, &ev);
+}
+
+static void
+conn_flush(struct ctl *c, int ci)
+{
+	struct ctl_conn *k = &c->conns[ci];
+
+	while (k->outlen > 0) {
+		ssize_t n = send(k->fd, k->out, k->outlen, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			conn_close(c, ci, strerror(errno));
+			return;
+		}
+		memmove(k->out, k->out + n, k->outlen - n);
+		k->outlen -= n;
+	}
+	conn_want_write(c, ci, k->outlen > 0);
+}
+
+/* Sends a message (consumed) to connection ci; 0 or -errno. */
+static int
+conn_send(struct ctl *c, int ci, json_t *m)
+{
+	struct ctl_conn *k = &c->conns[ci];
+	size_t len;
+	char *line = ebb_msg_encode(m, &len);
+
+	json_decref(m);
+	if (line == NULL)
+		return -EMSGSIZE;
+	if (k->outlen + len > CTL_OUT_MAX) {
+		free(line);
+		conn_close(c, ci, "agent is not reading");
+		return -ENOBUFS;
+	}
+	if (k->outlen + len > k->outcap) {
+		k->outcap = EBB_MAX(k->outcap * 2, k->outlen + len);
+		k->out = ebb_realloc(k->out, k->outcap);
+	}
+	memcpy(k->out + k->outlen, line, len);
+	k->outlen += len;
+	free(line);
+	conn_flush(c, ci);
+	return 0;
+}
+
+static json_t *
+msg_to(struct ctl *c, int ci, const char *type, const char *host)
+{
+	(void)c;
+	return ebb_msg_new(type, host, c->conns[ci].seq++, ebb_wallclock());
+}
+
+static void
+conn_error(struct ctl *c, int ci, const char *host, json_t *ref,
+    const char *why)
+{
+	json_t *m = msg_to(c, ci, "error", host ? host : "-");
+
+	c->stats.bad_messages++;
+	json_object_set_new(m, "error", json_string(why));
+	json_object_set(m, "ref", ref ? ref : json_null());
+	conn_send(c, ci, m);
+}
+
+/* Sends a command to a host's agent; returns the command's seq or -errno. */
+static int64_t
+host_command(struct ctl *c, int hi, const char *op, json_t *args)
+{
+	struct ctl_host *h = &c->hosts[hi];
+	json_t *m;
+	uint64_t seq;
+
+	if (h->conn < 0) {
+		json_decref(args);
+		return -ENOTCONN;
+	}
+	seq = c->conns[h->conn].seq;
+	m = msg_to(c, h->conn, "command", h->conf.name);
+	json_object_set_new(m, "cmd", json_integer((json_int_t)seq));
+	json_object_set_new(m, "op", json_string(op));
+	if (args != NULL) {
+		json_object_update(m, args);
+		json_decref(args);
+	}
+	if (conn_send(c, h->conn, m) != 0)
+		return -EIO;
+	return (int64_t)seq;
+}
+
+/* ---- connections: input -------------------------------------------------------- */
+
+static void
+on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
+{
+	int hi = ctl_host_find(c, m->host);
+	struct ctl_host *h;
+	json_t *v;
+
+	if (hi < 0)
+		hi = host_add(c, m->host);
+	h = &c->hosts[hi];
+	if (h->conn >= 0 && h->conn != ci) {
+		/*
+		 * Two agents claiming one host name: the newer wins, as a
+		 * restarted agent reconnects before the old socket times out.
+		 */
+		conn_close(c, h->conn, "replaced by a newer connection");
+	}
+	h->conn = ci;
+	c->conns[ci].host = hi;
+	h->hello = true;
+	h->last_seen = ebb_monoclock();
+	if ((v = json_object_get(m->obj, "cores")) && json_is_integer(v))
+		h->cores = (int)json_integer_value(v);
+	if ((v = json_object_get(m->obj, "mem_kb")) && json_is_integer(v))
+		h->mem_kb = (uint64_t)json_integer_value(v);
+	if ((v = json_object_get(m->obj, "hypervisor")) && json_is_string(v))
+		snprintf(h->hypervisor, sizeof(h->hypervisor), "%s",
+		    json_string_value(v));
+	if (h->state == POL_HOST_POWERING_ON && h->power_decision > 0) {
+		ctl_jnl_power_end(c, h->power_action, true);
+		ctl_jnl_outcome(c, h->power_decision, "done");
+	}
+	if (h->state == POL_HOST_MAINTENANCE)
+		return;
+	/*
+	 * An agent saying hello is a host that runs, whatever the controller
+	 * believed: coming back from off or unknown, or failed and fixed.
+	 */
+	set_state(c, hi, POL_HOST_ON, "agent said hello", 0);
+}
+
+static void
+on_report(struct ctl *c, int hi, const struct ebb_msg *m)
+{
+	struct ctl_host *h = &c->hosts[hi];
+	json_t *cpu = json_object_get(m->obj, "cpu"), *vms, *v;
+	size_t i;
+
+	h->last_seen = ebb_monoclock();
+	json_decref(h->report);
+	h->report = json_incref(m->obj);
+	if (cpu && (v = json_object_get(cpu, "busy")) && json_is_number(v))
+		h->busy = fmin(fmax(json_number_value(v), 0), 1);
+	if (h->state == POL_HOST_UNKNOWN)
+		set_state(c, hi, POL_HOST_ON, "agent reports again", 0);
+
+	for (int k = 0; k < c->nvms; k++)
+		if (c->vms[k].host == hi)
+			c->vms[k].seen = false;
+	h->nvms = 0;
+	vms = json_object_get(m->obj, "vms");
+	json_array_foreach(vms, i, v) {
+		json_t *id = json_object_get(v, "id");
+		json_t *u = json_object_get(v, "cpu");
+		json_t *n = json_object_get(v, "vcpus");
+		json_t *mem = json_object_get(v, "mem_mb");
+		struct ctl_vm *vm;
+		int vi;
+
+		if (!json_is_string(id) || json_string_length(id) == 0 ||
+		    json_string_length(id) >= sizeof(vm->id))
+			continue;
+		if ((vi = vm_get(c, json_string_value(id))) < 0)
+			continue;
+		vm = &c->vms[vi];
+		vm->host = hi;
+		vm->seen = true;
+		vm->vcpus = json_is_integer(n) ? (int)json_integer_value(n) : 1;
+		vm->vcpus = EBB_MAX(1, EBB_MIN(vm->vcpus, 1024));
+		vm->mem_mb = json_is_number(mem) ? json_number_value(mem) : 0;
+		vm->util = json_is_number(u) ? fmin(fmax(json_number_value(u),
+		    0), 1) : 0;
+		h->nvms++;
+	}
+}
+
+static void
+on_result(struct ctl *c, int hi, const struct ebb_msg *m)
+{
+	json_t *ok = json_object_get(m->obj, "ok");
+	json_t *err = json_object_get(m->obj, "error");
+	json_int_t cmd = json_integer_value(json_object_get(m->obj, "cmd"));
+	const char *why = json_is_string(err) ? json_string_value(err) : "?";
+
+	for (int i = 0; i < c->npending; i++) {
+		struct ctl_pending *p = &c->pending[i];
+
+		if (p->host != hi || p->cmd != cmd)
+			continue;
+		ctl_jnl_outcome(c, p->decision, json_is_true(ok) ? "done" : why);
+		ctl_jnl_migration_end(c, p->mig, json_is_true(ok));
+		if (p->vm >= 0)
+			c->vms[p->vm].migrating = false;
+		*p = c->pending[--c->npending];
+		break;
+	}
+	if (!json_is_true(ok))
+		ebb_warn("host %s: command %lld failed: %s",
+		    c->hosts[hi].conf.name, (long long)cmd, why);
+}
+
+static void
+pending_add(struct ctl *c, struct ctl_pending p)
+{
+	if (c->npending == c->cpending) {
+		c->cpending = c->cpending ? c->cpending * 2 : 16;
+		c->pending = ebb_reallocarray(c->pending, c->cpending,
+		    sizeof(*c->pending));
+	}
+	c->pending[c->npending++] = p;
+}
+
+static void
+handle_line(struct ctl *c, int ci, const char *line, size_t len)
+{
+	struct ctl_conn *k = &c->conns[ci];
+	struct ebb_msg m;
+	struct ebb_err err;
+
+	if (ebb_msg_parse(line, len, &m, &err) != 0) {
+		conn_error(c, ci, NULL, NULL, err.msg);
+		return;
+	}
+	if (k->peer_seen && m.seq <= k->peer_seq) {
+		conn_error(c, ci, m.host, json_object_get(m.obj, "seq"),
+		    "seq does not increase: replayed or reordered message");
+		goto out;
+	}
+	k->peer_seen = true;
+	k->peer_seq = m.seq;
+	if (strcmp(m.type, "hello") == 0) {
+		on_hello(c, ci, &m);
+		goto out;
+	}
+	if (k->host < 0) {
+		conn_error(c, ci, m.host, json_object_get(m.obj, "seq"),
+		    "say hello first");
+		goto out;
+	}
+	if (strcmp(m.host, c->hosts[k->host].conf.name) != 0) {
+		conn_error(c, ci, m.host, json_object_get(m.obj, "seq"),
+		    "host differs from the one this connection said hello as");
+		goto out;
+	}
+	if (strcmp(m.type, "report") == 0)
+		on_report(c, k->host, &m);
+	else if (strcmp(m.type, "result") == 0)
+		on_result(c, k->host, &m);
+	else if (strcmp(m.type, "error") == 0)
+		ebb_warn("agent %s refused a message: %s", m.host,
+		    json_is_string(json_object_get(m.obj, "error")) ?
+		    json_string_value(json_object_get(m.obj, "error")) : "?");
+	else
+		conn_error(c, ci, m.host, json_object_get(m.obj, "seq"),
+		    "unexpected type");
+out:
+	ebb_msg_free(&m);
+}
+
+static void
+conn_close(struct ctl *c, int ci, const char *why)
+{
+	struct ctl_conn *k = &c->conns[ci];
+
+	if (k->fd < 0)
+		return;
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+	close(k->fd);
+	k->fd = -1;
+	if (k->host >= 0 && c->hosts[k->host].conn == ci) {
+		c->hosts[k->host].conn = -1;
+		ebb_info("agent %s disconnected: %s",
+		    c->hosts[k->host].conf.name, why);
+	}
+	k->host = -1;
+	ebb_linebuf_free(&k->in);
+	free(k->out);
+	k->out = NULL;
+	k->outlen = k->outcap = 0;
+}
+
+static void
+conn_event(struct ctl *c, int ci, uint32_t events)
+{
+	struct ctl_conn *k = &c->conns[ci];
+	const char *line;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	if (events & EPOLLOUT)
+		conn_flush(c, ci);
+	if (k->fd < 0 || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		n = ebb_linebuf_read(&k->in, k->fd);
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			conn_close(c, ci, n == 0 ? "closed" :
+			    strerror((int)-n));
+			return;
+		}
+		while ((rc = ebb_linebuf_next(&k->in, &line, &len)) == 1) {
+			handle_line(c, ci, line, len);
+			if (k->fd < 0)
+				return;
+		}
+		if (rc < 0) {
+			conn_close(c, ci, "message longer than the limit");
+			return;
+		}
+	}
+}
+
+static void
+accept_event(struct ctl *c)
+{
+	int fd;
+
+	while ((fd = ebb_accept(c->lfd)) >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int ci;
+
+		for (ci = 0; ci < c->nconns; ci++)
+			if (c->conns[ci].fd < 0)
+				break;
+		if (ci == c->nconns) {
+			if (c->nconns >= CTL_CONNS_MAX) {
+				close(fd);
+				ebb_warn("too many agent connections");
+				continue;
+			}
+			c->conns = ebb_reallocarray(c->conns, ++c->nconns,
+			    sizeof(*c->conns));
+		}
+		memset(&c->conns[ci], 0, sizeof(c->conns[ci]));
+		c->conns[ci].fd = fd;
+		c->conns[ci].host = -1;
+		ebb_linebuf_init(&c->conns[ci].in);
+		ev.data.u32 = TAG_CONN + ci;
+		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+/* ---- power ----------------------------------------------------------------- */
+
+static void
+power_reaped(struct ctl *c, pid_t pid, int status)
+{
+	for (int hi = 0; hi < c->nhosts; hi++) {
+		struct ctl_host *h = &c->hosts[hi];
+		struct ebb_err err;
+
+		if (h->power_pid != pid)
+			continue;
+		h->power_pid = 0;
+		if (ctl_power_status(status, &err) == 0) {
+			if (!h->power_on) {
+				/* Off once the command says so; its agent is
+				 * gone or going with it. */
+				ctl_jnl_power_end(c, h->power_action, true);
+				ctl_jnl_outcome(c, h->power_decision, "done");
+				set_state(c, hi, POL_HOST_OFF, "power-off "
+				    "command succeeded", h->power_decision);
+			}
+			/* On: the host is on when its agent says hello. */
+			return;
+		}
+		ctl_jnl_power_end(c, h->power_action, false);
+		ctl_jnl_outcome(c, h->power_decision, err.msg);
+		if (h->power_on)
+			set_state(c, hi, POL_HOST_FAILED, err.msg,
+			    h->power_decision);
+		else
+			set_state(c, hi, h->conn >= 0 ? POL_HOST_ON :
+			    POL_HOST_UNKNOWN, err.msg, h->power_decision);
+		return;
+	}
+}
+
+static void
+power_start(struct ctl *c, int hi, bool on, const char *reason,
+    json_t *inputs)
+{
+	struct ctl_host *h = &c->hosts[hi];
+	struct ebb_err err;
+	int64_t d;
+	pid_t pid;
+
+	d = ctl_jnl_decide(c, on ? "power-on" : "power-off", h->conf.name,
+	    h->conf.name, NULL, inputs, reason);
+	if (d < 0) {
+		/* Not journalled, not done: a restart must not repeat it. */
+		ebb_err_log("journal refused a power decision for %s; not "
+		    "acting", h->conf.name);
+		return;
+	}
+	c->stats.decisions++;
+	if (c->cfg.dry_run) {
+		ctl_jnl_outcome(c, d, "cancelled");
+		return;
+	}
+	h->power_action = ctl_jnl_power(c, d, h->conf.name, on,
+	    ctl_power_kind_name(h->conf.power.kind), on ? ebb_wallclock() +
+	    c->cfg.boot_timeout_s : 0);
+	if (h->power_action < 0) {
+		ctl_jnl_outcome(c, d, "the journal refused the action");
+		return;
+	}
+	set_state(c, hi, on ? POL_HOST_POWERING_ON : POL_HOST_POWERING_OFF,
+	    reason, d);
+	if (ctl_power_start(&h->conf.power, h->conf.name, on, &pid,
+	    &err) != 0) {
+		ctl_jnl_power_end(c, h->power_action, false);
+		ctl_jnl_outcome(c, d, err.msg);
+		set_state(c, hi, on ? POL_HOST_FAILED : POL_HOST_ON, err.msg, d);
+		return;
+	}
+	h->power_pid = pid;
+	h->power_on = on;
+	h->power_decision = d;
+	h->power_cooldown = ebb_monoclock() + c->cfg.host_cooldown_s;
+	if (on) {
+		h->boot_deadline = ebb_monoclock() + c->cfg.boot_timeout_s;
+		c->stats.power_ons++;
+	} else
+		c->stats.power_offs++;
+	if (pid == 0 && !on) {
+		ctl_jnl_power_end(c, h->power_action, true);
+		ctl_jnl_outcome(c, d, "done");
+		set_state(c, hi, POL_HOST_OFF, "switched off", d);
+	}
+}
+
+/* ---- the control round ------------------------------------------------------ */
+
+/*
+ * Hosts whose agents fell silent become unknown (never switched off,
+ * never a target); hosts that did not come back in time become failed
+ * (an operator clears them).
+ */
+static void
+check_liveness(struct ctl *c, double now)
+{
+	for (int hi = 0; hi < c->nhosts; hi++) {
+		struct ctl_host *h = &c->hosts[hi];
+
+		if (h->state == POL_HOST_ON && (h->conn < 0 ||
+		    now - h->last_seen > c->cfg.unknown_after_s))
+			set_state(c, hi, POL_HOST_UNKNOWN, h->conn < 0 ?
+			    "agent disconnected" : "agent silent", 0);
+		if (h->state == POL_HOST_POWERING_ON && now > h->boot_deadline) {
+			ctl_jnl_power_end(c, h->power_action, false);
+			ctl_jnl_outcome(c, h->power_decision, "no hello within "
+			    "the boot timeout");
+			set_state(c, hi, POL_HOST_FAILED, "did not report back "
+			    "within the boot timeout", h->power_decision);
+		}
+	}
+}
+
+/* The fleet as the policy sees it. */
+static void
+build_fleet(struct ctl *c, struct pol_fleet *f)
+{
+	pol_fleet_init(f);
+	f->interval_s = c->cfg.interval_s;
+	f->nhosts = c->nhosts;
+	f->hosts = ebb_calloc(EBB_MAX(c->nhosts, 1), sizeof(*f->hosts));
+	f->vms = ebb_calloc(EBB_MAX(c->nvms, 1), sizeof(*f->vms));
+	for (int hi = 0; hi < c->nhosts; hi++) {
+		const struct ctl_host *h = &c->hosts[hi];
+		struct pol_host *ph = &f->hosts[hi];
+
+		ph->id = hi;
+		ph->pes = EBB_MAX(h->cores, 1);
+		ph->pe_mips = h->conf.pe_mips;
+		ph->ram_mb = h->mem_kb / 1024.0;
+		ph->bw = 1e12;
+		ph->mig_mbs = 1e9 / 8 / 1048576;	/* 1 Gbit/s */
+		ph->power = &h->conf.power_w;
+		ph->state = h->conf.maintenance ? POL_HOST_MAINTENANCE :
+		    h->state;
+		ph->reserve = h->conf.reserve;
+		ph->util = h->state == POL_HOST_ON ? h->busy : 0;
+		pol_host_realloc(f, hi);
+	}
+	f->nvms = c->nvms;
+	for (int vi = 0; vi < c->nvms; vi++) {
+		const struct ctl_vm *v = &c->vms[vi];
+		struct pol_vm *pv = &f->vms[vi];
+
+		pv->id = vi;
+		pv->host = -1;
+		pv->pes = v->vcpus;
+		pv->ram_mb = v->mem_mb;
+		pv->ram_use_mb = v->mem_mb;
+		pv->migrating = v->migrating;
+		pv->pinned = false;
+		if (v->host >= 0 && v->seen) {
+			pv->mips = c->hosts[v->host].conf.pe_mips;
+			pv->req_mips = v->util * pv->mips * pv->pes;
+			pv->nhist = v->nhist;
+			memcpy(pv->hist, v->hist, sizeof(pv->hist));
+			pv->host = v->host;
+			pol_host_add(f, v->host, vi, false);
+		}
+	}
+}
+
+/* Each VM's history gains this round's utilization, newest first. */
+static void
+push_history(struct ctl *c)
+{
+	for (int vi = 0; vi < c->nvms; vi++) {
+		struct ctl_vm *v = &c->vms[vi];
+
+		if (!v->seen)
+			continue;
+		memmove(&v->hist[1], &v->hist[0],
+		    (POL_HIST_MAX - 1) * sizeof(v->hist[0]));
+		v->hist[0] = v->util;
+		if (v->nhist < POL_HIST_MAX)
+			v->nhist++;
+	}
+}
+
+static double
+local_hour(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return tm.tm_hour + tm.tm_min / 60.0;
+}
+
+static json_t *
+host_inputs(const struct ctl *c, int hi)
+{
+	const struct ctl_host *h = &c->hosts[hi];
+
+	return json_pack("{s:s, s:f, s:i, s:s}", "state",
+	    pol_host_state_name(h->state), "busy", h->busy, "vms", h->nvms,
+	    "policy", c->policy.name);
+}
+
+static void
+note_why(struct ctl *c, const struct pol_plan *pl, bool window_open)
+{
+	double now = ebb_wallclock();
+
+	for (int i = 0; i < pl->nnotes; i++) {
+		const struct pol_note *n = &pl->notes[i];
+		struct ctl_why *w;
+
+		if (n->host < 0 || n->host >= c->nhosts)
+			continue;
+		w = &c->hosts[n->host].why;
+		w->ts = now;
+		switch (n->kind) {
+		case POL_NOTE_RESERVE:
+			snprintf(w->text, sizeof(w->text), "kept on as a reserve "
+			    "host");
+			break;
+		case POL_NOTE_MIN_HOSTS:
+			snprintf(w->text, sizeof(w->text), "kept on: at least "
+			    "%d hosts stay on", c->policy.power.min_hosts_on);
+			break;
+		case POL_NOTE_DRAIN_FAILED:
+			snprintf(w->text, sizeof(w->text), "not drained: VM %s "
+			    "fits on no other host", n->vm >= 0 && n->vm <
+			    c->nvms ? c->vms[n->vm].id : "?");
+			break;
+		case POL_NOTE_PINNED:
+			snprintf(w->text, sizeof(w->text), "not drained: it "
+			    "holds a pinned VM");
+			break;
+		case POL_NOTE_NO_TARGET:
+			snprintf(w->text, sizeof(w->text), "overloaded, and VM "
+			    "%s fits on no other host", n->vm >= 0 && n->vm <
+			    c->nvms ? c->vms[n->vm].id : "?");
+			break;
+		case POL_NOTE_NOT_MANAGED:
+			snprintf(w->text, sizeof(w->text), "not managed in its "
+			    "state");
+			break;
+		}
+	}
+	if (!window_open)
+		for (int hi = 0; hi < c->nhosts; hi++) {
+			c->hosts[hi].why.ts = now;
+			snprintf(c->hosts[hi].why.text,
+			    sizeof(c->hosts[hi].why.text), "outside the power "
+			    "window: power actions are not taken now");
+		}
+}
+
+/*
+ * Starts one migration: the decision and the migration are journalled
+ * (started) before the command leaves.  Returns the decision id, or
+ * -errno when nothing was sent.
+ */
+static int64_t
+migrate(struct ctl *c, int vi, int from, int to, const char *why)
+{
+	struct ctl_vm *v = &c->vms[vi];
+	int64_t d, cmd, mig;
+
+	d = ctl_jnl_decide(c, "migrate", v->id, c->hosts[from].conf.name,
+	    v->id, json_pack("{s:s, s:s, s:s, s:f}", "from",
+	    c->hosts[from].conf.name, "to", c->hosts[to].conf.name, "why", why,
+	    "util", v->util), why);
+	if (d < 0)
+		return -EIO;
+	c->stats.decisions++;
+	if (c->cfg.dry_run) {
+		ctl_jnl_outcome(c, d, "cancelled");
+		return d;
+	}
+	mig = ctl_jnl_migration(c, d, v->id, c->hosts[from].conf.name,
+	    c->hosts[to].conf.name);
+	if (mig < 0) {
+		ctl_jnl_outcome(c, d, "the journal refused the migration");
+		return -EIO;
+	}
+	cmd = host_command(c, from, "migrate", json_pack("{s:s, s:s}", "vm",
+	    v->id, "to", c->hosts[to].conf.name));
+	if (cmd < 0) {
+		ctl_jnl_migration_end(c, mig, false);
+		ctl_jnl_outcome(c, d, "source agent not connected");
+		return -EIO;
+	}
+	pending_add(c, (struct ctl_pending){ .host = from, .cmd = cmd,
+	    .decision = d, .mig = mig, .vm = vi });
+	v->migrating = true;
+	v->last_move = ebb_monoclock();
+	c->stats.migrations++;
+	return d;
+}
+
+int
+ctl_migrate_manual(struct ctl *c, const char *vm, const char *to)
+{
+	int vi = vm_find(c, vm), ti = ctl_host_find(c, to);
+
+	if (vi < 0 || ti < 0 || c->vms[vi].host < 0)
+		return -ENOENT;
+	if (c->vms[vi].migrating)
+		return -EBUSY;
+	if (c->hosts[ti].state != POL_HOST_ON || c->hosts[ti].conn < 0)
+		return -EHOSTUNREACH;
+	return (int)migrate(c, vi, c->vms[vi].host, ti, "operator asked");
+}
+
+static void
+act(struct ctl *c, const struct pol_plan *pl)
+{
+	double now = ebb_monoclock();
+	bool window = ctl_config_in_window(&c->cfg, local_hour());
+	int on = 0, migrating = 0;
+
+	for (int hi = 0; hi < c->nhosts; hi++)
+		if (c->hosts[hi].state == POL_HOST_ON ||
+		    c->hosts[hi].state == POL_HOST_POWERING_ON)
+			on++;
+	for (int vi = 0; vi < c->nvms; vi++)
+		if (c->vms[vi].migrating)
+			migrating++;
+	note_why(c, pl, window);
+
+	for (int i = 0; i < pl->nacts; i++) {
+		const struct pol_action *a = &pl->acts[i];
+		struct ctl_host *h = a->host >= 0 ? &c->hosts[a->host] : NULL;
+
+		switch (a->kind) {
+		case POL_ACT_POWER_OFF:
+			/*
+			 * The rules that must never be broken are checked
+			 * here again, whatever the plan says.
+			 */
+			if (!window || h->state != POL_HOST_ON || h->nvms > 0 ||
+			    h->conf.reserve || h->conf.maintenance ||
+			    on <= c->cfg.min_hosts_on)
+				continue;
+			if (now < h->power_cooldown) {
+				snprintf(h->why.text, sizeof(h->why.text),
+				    "empty, but in its power-cycle cooldown");
+				continue;
+			}
+			if (h->conf.power.kind == CTL_POWER_NONE) {
+				snprintf(h->why.text, sizeof(h->why.text),
+				    "empty, but it has no power driver");
+				continue;
+			}
+			power_start(c, a->host, false, "empty: no VM left",
+			    host_inputs(c, a->host));
+			on--;
+			break;
+		case POL_ACT_POWER_ON:
+			if (!window || h->state != POL_HOST_OFF)
+				continue;
+			power_start(c, a->host, true, "needed as a target",
+			    host_inputs(c, a->host));
+			on++;
+			break;
+		case POL_ACT_MIGRATE: {
+			struct ctl_vm *v = &c->vms[a->vm];
+
+			if (v->migrating || migrating >= c->cfg.mig_total ||
+			    now - v->last_move < c->cfg.vm_cooldown_s)
+				continue;
+			if (c->hosts[a->to].state != POL_HOST_ON)
+				continue;	/* waits for the target's hello */
+			if (migrate(c, a->vm, a->from, a->to,
+			    pol_reason_name(a->why)) > 0)
+				migrating++;
+			break;
+		}
+		}
+	}
+}
+
+void
+ctl_round(struct ctl *c)
+{
+	struct timespec t0, t1;
+	struct pol_fleet f;
+	struct pol_plan pl;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	check_liveness(c, ebb_monoclock());
+	push_history(c);
+	build_fleet(c, &f);
+	pol_plan_init(&pl);
+	pol_plan_round(&c->policy, &f, &c->rng, &pl);
+	act(c, &pl);
+	pol_plan_free(&pl);
+	pol_fleet_free(&f);
+	c->stats.rounds++;
+	ctl_jnl_round(c, c->stats.rounds);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	c->stats.last_round_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+/* ---- views for the API ------------------------------------------------------ */
+
+json_t *
+ctl_hosts_json(const struct ctl *c)
+{
+	json_t *a = json_array();
+
+	for (int hi = 0; hi < c->nhosts; hi++) {
+		const struct ctl_host *h = &c->hosts[hi];
+		json_t *r = h->report, *o;
+
+		o = json_pack("{s:s, s:s, s:b, s:i, s:I, s:f, s:i, s:b, s:b, s:s,"
+		    " s:f}",
+		    "name", h->conf.name,
+		    "state", pol_host_state_name(h->state),
+		    "connected", h->conn >= 0,
+		    "cores", h->cores,
+		    "mem_kb", (json_int_t)h->mem_kb,
+		    "busy", h->busy,
+		    "vms", h->nvms,
+		    "reserve", h->conf.reserve,
+		    "maintenance", h->conf.maintenance,
+		    "power_driver", ctl_power_kind_name(h->conf.power.kind),
+		    "watts", pol_power_at(&h->conf.power_w, h->busy));
+		if (r != NULL) {
+			json_t *v;
+
+			if ((v = json_object_get(r, "unparked")))
+				json_object_set(o, "unparked", v);
+			if ((v = json_object_get(r, "parked")))
+				json_object_set(o, "parked", v);
+		}
+		if (h->why.text[0])
+			json_object_set_new(o, "why", json_string(h->why.text));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+json_t *
+ctl_vms_json(const struct ctl *c)
+{
+	json_t *a = json_array();
+
+	for (int vi = 0; vi < c->nvms; vi++) {
+		const struct ctl_vm *v = &c->vms[vi];
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:f, s:f,"
+		    " s:b}", "id", v->id, "host", v->host >= 0 ?
+		    c->hosts[v->host].conf.name : "", "vcpus", v->vcpus,
+		    "mem_mb", v->mem_mb, "cpu", v->util, "migrating",
+		    v->migrating));
+	}
+	return a;
+}
+
+json_t *
+ctl_plan_json(struct ctl *c)
+{
+	struct pol_fleet f;
+	struct pol_plan pl;
+	struct ebb_rand rng = c->rng;	/* a dry run consumes no randomness */
+	json_t *acts = json_array(), *notes = json_array();
+
+	build_fleet(c, &f);
+	pol_plan_init(&pl);
+	pol_plan_round(&c->policy, &f, &rng, &pl);
+	for (int i = 0; i < pl.nacts; i++) {
+		const struct pol_action *a = &pl.acts[i];
+
+		if (a->kind == POL_ACT_MIGRATE)
+			json_array_append_new(acts, json_pack("{s:s, s:s, s:s,"
+			    " s:s, s:s}", "action", "migrate", "vm",
+			    c->vms[a->vm].id, "from", c->hosts[a->from].conf.name,
+			    "to", c->hosts[a->to].conf.name, "why",
+			    pol_reason_name(a->why)));
+		else
+			json_array_append_new(acts, json_pack("{s:s, s:s, s:s}",
+			    "action", a->kind == POL_ACT_POWER_ON ? "power-on" :
+			    "power-off", "host", c->hosts[a->host].conf.name,
+			    "why", pol_reason_name(a->why)));
+	}
+	for (int i = 0; i < pl.nnotes; i++) {
+		const struct pol_note *n = &pl.notes[i];
+
+		json_array_append_new(notes, json_pack("{s:s, s:s, s:s}",
+		    "note", pol_note_name(n->kind), "host", n->host >= 0 ?
+		    c->hosts[n->host].conf.name : "", "vm", n->vm >= 0 ?
+		    c->vms[n->vm].id : ""));
+	}
+	pol_plan_free(&pl);
+	pol_fleet_free(&f);
+	return json_pack("{s:s, s:o, s:o}", "policy", c->policy.name,
+	    "actions", acts, "notes", notes);
+}
+
+json_t *
+ctl_why_json(struct ctl *c, const char *subject)
+{
+	int hi = ctl_host_find(c, subject);
+
+	if (hi >= 0) {
+		const struct ctl_host *h = &c->hosts[hi];
+		const char *why = h->why.text[0] ? h->why.text :
+		    h->state == POL_HOST_ON ? (h->nvms > 0 ? "it runs VMs" :
+		    "empty; not yet switched off") :
+		    h->state == POL_HOST_UNKNOWN ? "its agent is silent: an "
+		    "unknown host is never switched off" :
+		    h->state == POL_HOST_FAILED ? "it did not come back after "
+		    "power-on; an operator must clear it" : "";
+
+		return json_pack("{s:s, s:s, s:s, s:o}", "host", subject,
+		    "state", pol_host_state_name(h->state), "why", why,
+		    "decisions", ctl_jnl_query(c, NULL, subject, NULL, 20));
+	}
+	return json_pack("{s:s, s:o}", "vm", subject, "decisions",
+	    ctl_jnl_query(c, NULL, NULL, subject, 20));
+}
+
+/* ---- set-up and the loop ------------------------------------------------------ */
+
+static int
+add_fd(struct ctl *c, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int
+ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
+{
+	struct itimerspec its = { 0 };
+	char host[EBB_ADDR_MAX];
+	sigset_t mask;
+	int port, rc;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = *cfg;
+	c->cfg.hosts = NULL;
+	c->epfd = c->tfd = c->sfd = c->lfd = -1;
+	if ((rc = ctl_policy_load(cfg, &c->policy, err)) != 0)
+		return rc;
+	ebb_rand_seed(&c->rng, c->policy.selection.seed);
+
+	for (int i = 0; i < cfg->nhosts; i++) {
+		int hi = host_add(c, cfg->hosts[i].name);
+
+		c->hosts[hi].conf = cfg->hosts[i];
+		if (cfg->hosts[i].maintenance)
+			c->hosts[hi].state = POL_HOST_MAINTENANCE;
+	}
+	if ((rc = ctl_jnl_open(c, err)) != 0)
+		goto fail;
+	if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		ebb_err_set(err, "epoll/timerfd: %s", strerror(errno));
+		goto fail;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((c->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		ebb_err_set(err, "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+	its.it_interval.tv_sec = (time_t)cfg->interval_s;
+	its.it_interval.tv_nsec = (long)((cfg->interval_s -
+	    floor(cfg->interval_s)) * 1e9);
+	its.it_value = its.it_interval;
+	if (timerfd_settime(c->tfd, 0, &its, NULL) < 0) {
+		rc = -errno;
+		ebb_err_set(err, "timerfd: %s", strerror(errno));
+		goto fail;
+	}
+	if ((rc = ebb_hostport(cfg->listen, host, sizeof(host), &port,
+	    err)) != 0)
+		goto fail;
+	if ((c->lfd = ebb_tcp_listen(host, port, err)) < 0) {
+		rc = c->lfd;
+		goto fail;
+	}
+	if ((rc = add_fd(c, c->tfd, TAG_TIMER)) != 0 ||
+	    (rc = add_fd(c, c->sfd, TAG_SIGNAL)) != 0 ||
+	    (rc = add_fd(c, c->lfd, TAG_LISTEN)) != 0) {
+		ebb_err_set(err, "epoll: %s", strerror(-rc));
+		goto fail;
+	}
+	if ((rc = ctl_api_init(c, err)) != 0)
+		goto fail;
+	return 0;
+fail:
+	ctl_fini(c);
+	return rc;
+}
+
+void
+ctl_fini(struct ctl *c)
+{
+	for (int ci = 0; ci < c->nconns; ci++)
+		conn_close(c, ci, "controller stopping");
+	free(c->conns);
+	c->conns = NULL;
+	c->nconns = 0;
+	free(c->pending);
+	c->pending = NULL;
+	c->npending = c->cpending = 0;
+	ctl_api_fini(c);
+	for (int hi = 0; hi < c->nhosts; hi++)
+		json_decref(c->hosts[hi].report);
+	free(c->hosts);
+	free(c->vms);
+	c->hosts = NULL;
+	c->vms = NULL;
+	c->nhosts = c->nvms = 0;
+	ctl_jnl_close(c);
+	if (c->lfd >= 0)
+		close(c->lfd);
+	if (c->sfd >= 0)
+		close(c->sfd);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	c->lfd = c->sfd = c->tfd = c->epfd = -1;
+}
+
+static void
+signal_event(struct ctl *c)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			pid_t pid;
+			int st;
+
+			while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+				power_reaped(c, pid, st);
+			continue;
+		}
+		if (si.ssi_signo == SIGHUP)
+			continue;
+		ebb_info("signal %u: stopping", si.ssi_signo);
+		c->quit = true;
+	}
+}
+
+int
+ctl_run(struct ctl *c)
+{
+	struct epoll_event evs[64];
+
+	while (!c->quit) {
+		int n = epoll_wait(c->epfd, evs, EBB_NITEMS(evs), -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ebb_err_log("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = evs[i].data.u32;
+
+			if (tag == TAG_TIMER) {
+				uint64_t ticks;
+
+				if (read(c->tfd, &ticks, sizeof(ticks)) > 0)
+					ctl_round(c);
+			} else if (tag == TAG_SIGNAL) {
+				signal_event(c);
+			} else if (tag == TAG_LISTEN) {
+				accept_event(c);
+			} else if (tag == TAG_HTTP) {
+				ctl_api_event(c);
+			} else if (tag >= TAG_CONN &&
+			    (int)(tag - TAG_CONN) < c->nconns &&
+			    c->conns[tag - TAG_CONN].fd >= 0) {
+				conn_event(c, tag - TAG_CONN, evs[i].events);
+			}
+		}
+	}
+	return 0;
+}
