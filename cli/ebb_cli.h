@@ -16,5 +16,7 @@
 int	ebb_cmd_simulate(int argc, char **argv);
 int	ebb_cmd_policy(int argc, char **argv);
 int	ebb_cmd_trace(int argc, char **argv);
+/* hosts, vms, decisions, why, plan, drain, migrate: argv[0] says which. */
+int	ebb_cmd_fleet(int argc, char **argv);
 
 #endif /* EBB_CLI_H */

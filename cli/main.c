@@ -20,6 +20,15 @@ static const struct ebb_cmd cmds[] = {
 	    "check or show a policy file" },
 	{ "trace", ebb_cmd_trace,
 	    "make synthetic PlanetLab-like traces" },
+	{ "hosts", ebb_cmd_fleet, "the controller's hosts and their state" },
+	{ "vms", ebb_cmd_fleet, "the VMs the agents report" },
+	{ "decisions", ebb_cmd_fleet,
+	    "the journal's decisions (--follow to watch)" },
+	{ "why", ebb_cmd_fleet,
+	    "why a host or VM is where it is, or was not powered down" },
+	{ "plan", ebb_cmd_fleet, "what the policy would do now (dry run)" },
+	{ "drain", ebb_cmd_fleet, "put a host in maintenance (--undo)" },
+	{ "migrate", ebb_cmd_fleet, "move a VM to a host" },
 };
 
 static void
@@ -30,7 +39,8 @@ usage(FILE *f)
 	    "Commands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nRun 'ebb COMMAND --help' for the options of one.\n");
+	fprintf(f, "\nRun 'ebb COMMAND --help' for the options of one.  The\n"
+	    "fleet commands talk to ebb-controller's API (--controller URL).\n");
 }
 
 int

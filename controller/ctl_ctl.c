@@ -896,7 +896,8 @@ ctl_hosts_json(const struct ctl *c)
 		    "reserve", h->conf.reserve,
 		    "maintenance", h->conf.maintenance,
 		    "power_driver", ctl_power_kind_name(h->conf.power.kind),
-		    "watts", pol_power_at(&h->conf.power_w, h->busy));
+		    "watts", h->state == POL_HOST_ON ?
+		    pol_power_at(&h->conf.power_w, h->busy) : 0.0);
 		if (r != NULL) {
 			json_t *v;
 
