@@ -5,10 +5,11 @@
  *
  * A connection moves through these states:
  *
- *	IDLE ──first byte──► HEAD ──head complete──► BODY ──body complete──►
- *	handler ──► WRITE ──sent──► IDLE (keep-alive)
- *	                      └──► LINGER ──client EOF or 2 s──► closed
- *	handler made a stream ──► STREAM ──client EOF / sse_close──► closed
+ *	IDLE ─first byte─► HEAD ─head in─► BODY ─body in─► handler ─► WRITE
+ *	or STREAM; then
+ *	WRITE ─sent─► IDLE			(keep-alive)
+ *	WRITE ─sent─► LINGER ─client EOF or 2 s─► closed	(closing)
+ *	STREAM ─client EOF, or sse_close() and sent─► closed	(a stream)
  *
  * Every state has a deadline (STREAM excepted) held in the connection;
  * one timerfd in the server's epoll set is armed for the earliest of them.
@@ -23,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -279,7 +281,8 @@ ebb_http_resp_take(struct ebb_http_resp *r, int status, const char *ctype,
 	if (ctype == NULL)
 		return;
 	if (strlen(ctype) >= sizeof(r->ctype) || !is_field_value(ctype)) {
-		ebb_http_resp_error(r, 500, "bad Content-Type from the handler");
+		ebb_http_resp_error(r, 500, "bad Content-Type from the "
+		    "handler");
 		return;
 	}
 	strcpy(r->ctype, ctype);
@@ -509,7 +512,7 @@ struct conn {
 	/* Input: the request being read, perhaps more after it. */
 	struct buf		 in;
 	size_t			 scan;		/* head search resumes here */
-	size_t			 line;		/* request line with CRLF, once seen */
+	size_t			 line;		/* request line + CRLF, once in */
 	size_t			 head_len;	/* with its blank line */
 	size_t			 body_len;
 	/* The parsed request (C_BODY), pointing into head and scratch. */
@@ -531,7 +534,7 @@ struct ebb_http_server {
 	int			 tfd;
 	int			 port;
 	struct conn		*live;
-	struct conn		*graves;	/* closed, freed after dispatch */
+	struct conn		*graves;	/* closed, to free after dispatch */
 	int			 nconns;
 	uint64_t		 next_stream;
 	bool			 accept_paused;
@@ -676,6 +679,9 @@ conn_flush(struct conn *c)
 			    ms(c->srv->cfg.idle_timeout_ms);
 	}
 	c->out.len = c->out_off = 0;
+	/* Idle connections should not keep a big response's memory. */
+	if (c->out.cap > 65536)
+		buf_free(&c->out);
 	free(c->body);
 	c->body = NULL;
 	c->blen = c->boff = 0;
@@ -983,7 +989,8 @@ parse_head(struct conn *c, char *why, size_t whylen)
 	}
 	/* 3.2: exactly one Host in HTTP/1.1, at most one before. */
 	if ((req->minor == 1 && nhost != 1) || nhost > 1) {
-		snprintf(why, whylen, "a request needs exactly one Host header");
+		snprintf(why, whylen, "a request needs exactly one Host "
+		    "header");
 		return 400;
 	}
 	if (te != NULL) {
@@ -1059,6 +1066,8 @@ find_head(struct conn *c)
 static void
 consume(struct conn *c, size_t n)
 {
+	if (n == 0)
+		return;
 	memmove(c->in.p, c->in.p + n, c->in.len - n);
 	c->in.len -= n;
 }
@@ -1085,6 +1094,9 @@ conn_call(struct conn *c)
 		c->in.len = 0;
 	else
 		consume(c, total);
+	/* Nor a big request's. */
+	if (c->in.len == 0 && c->in.cap > 65536)
+		buf_free(&c->in);
 }
 
 /*
@@ -1181,6 +1193,11 @@ conn_run(struct conn *c)
 			if (rc == 0)
 				break;
 		}
+		/* A stream's client that sent its FIN has left. */
+		if (c->st == C_STREAM && c->eof) {
+			conn_close(c);
+			return;
+		}
 		if (c->st == C_WRITE) {
 			if (c->close_after) {
 				conn_linger(c);
@@ -1264,7 +1281,10 @@ conn_new(struct ebb_http_server *s, int fd)
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct conn *c = ebb_calloc(1, sizeof(*c));
 	char a[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	int port = 0, one = 1;
+
+	/* Events are small and must not wait for the previous one's ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET) {
@@ -1461,6 +1481,8 @@ ebb_http_server_new(const struct ebb_http_config *cfg,
 		free(s);
 		return rc;
 	}
+	/* The caller's address string need not outlive this call. */
+	s->cfg.addr = NULL;
 	s->port = ebb_sock_port(s->lfd);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -1694,7 +1716,8 @@ unchunk(struct reply *y, const char **why)
 		hl = (size_t)(le - base) + 2;
 		if (sz == 0) {
 			/* Trailer fields, if any, end with an empty line. */
-			if (avail >= hl + 2 && memcmp(base + hl, "\r\n", 2) == 0)
+			if (avail >= hl + 2 &&
+			    memcmp(base + hl, "\r\n", 2) == 0)
 				return 1;
 			if (memmem(base + hl - 2, avail - hl + 2, "\r\n\r\n",
 			    4) != NULL)
@@ -1793,7 +1816,8 @@ reply_step(struct reply *y, bool eof, bool head_req, const char **why)
 	int rc;
 
 	while (y->head_len == 0) {
-		char *e = memmem(y->raw.p, y->raw.len, "\r\n\r\n", 4);
+		char *e = y->raw.len ? memmem(y->raw.p, y->raw.len,
+		    "\r\n\r\n", 4) : NULL;
 		size_t hl;
 
 		if (e == NULL) {

@@ -48,7 +48,7 @@
 #define EBB_HTTP_MAX_SEGS	16		/* path segments (else 414) */
 
 struct ebb_http_header {
-	const char	*name;		/* as sent; compare case-insensitively */
+	const char	*name;		/* as sent: compare ignoring case */
 	const char	*value;		/* without surrounding blanks */
 };
 
@@ -60,7 +60,7 @@ struct ebb_http_header {
 struct ebb_http_req {
 	const char	*method;	/* "GET", "POST", ... */
 	const char	*target;	/* raw, "/api/hosts/a%20b?since=1" */
-	const char	*path;		/* percent-decoded path, "/api/hosts/a b" */
+	const char	*path;		/* decoded path, "/api/hosts/a b" */
 	const char	*query;		/* raw text after '?', "" if none */
 	/*
 	 * The path's non-empty segments, each decoded on its own, so that
@@ -87,7 +87,7 @@ typedef void (*ebb_http_handler)(void *arg, const struct ebb_http_req *,
     struct ebb_http_resp *);
 
 struct ebb_http_config {
-	const char	*addr;		/* NULL: all addresses */
+	const char	*addr;		/* NULL: all; read by _new only */
 	int		 port;		/* 0: any free port */
 	ebb_http_handler handler;
 	void		*arg;
