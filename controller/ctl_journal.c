@@ -58,10 +58,10 @@ static const char jr_schema_v1[] =
 	"	vm		TEXT,\n"
 	"	inputs		TEXT NOT NULL CHECK (json_valid(inputs)),\n"
 	"	reason		TEXT NOT NULL CHECK (reason <> ''),\n"
-	"	outcome		TEXT NOT NULL CONSTRAINT outcome_valid CHECK (\n"
-	"			    outcome IN ('pending', 'done', 'cancelled')\n"
-	"			    OR (substr(outcome, 1, 8) = 'failed: '\n"
-	"				AND length(outcome) > 8)),\n"
+	"	outcome		TEXT NOT NULL CONSTRAINT outcome_valid\n"
+	"		CHECK (outcome IN ('pending', 'done', 'cancelled')\n"
+	"		    OR (substr(outcome, 1, 8) = 'failed: '\n"
+	"			AND length(outcome) > 8)),\n"
 	"	round		INTEGER NOT NULL CHECK (round >= 0),\n"
 	"	updated_ts	REAL NOT NULL\n"
 	") STRICT;\n"
@@ -87,14 +87,15 @@ static const char jr_schema_v1[] =
 	"	decision_id	INTEGER NOT NULL REFERENCES decisions (id),\n"
 	"	vm		TEXT NOT NULL CHECK (vm <> ''),\n"
 	"	src		TEXT NOT NULL CHECK (src <> ''),\n"
-	"	dst		TEXT NOT NULL CHECK (dst <> '' AND dst <> src),\n"
+	"	dst		TEXT NOT NULL CHECK (dst <> ''),\n"
 	"	token		TEXT,\n"
 	"	state		TEXT NOT NULL CHECK (state IN ('planned',\n"
 	"			    'started', 'committed', 'failed',\n"
 	"			    'rolled-back')),\n"
 	"	ts		REAL NOT NULL,\n"
 	"	started_ts	REAL,\n"
-	"	ended_ts	REAL\n"
+	"	ended_ts	REAL,\n"
+	"	CHECK (dst <> src)\n"
 	") STRICT;\n"
 	/* A VM has one running copy: at most one migration of it in flight. */
 	"CREATE UNIQUE INDEX migrations_in_flight ON migrations (vm)\n"
@@ -103,7 +104,7 @@ static const char jr_schema_v1[] =
 	"	id		INTEGER PRIMARY KEY AUTOINCREMENT,\n"
 	"	decision_id	INTEGER NOT NULL REFERENCES decisions (id),\n"
 	"	host		TEXT NOT NULL CHECK (host <> ''),\n"
-	"	action		TEXT NOT NULL CHECK (action IN ('on', 'off')),\n"
+	"	action		TEXT NOT NULL CHECK (action IN ('on','off')),\n"
 	"	driver		TEXT NOT NULL CHECK (driver <> ''),\n"
 	"	state		TEXT NOT NULL CHECK (state IN ('planned',\n"
 	"			    'started', 'done', 'failed')),\n"
@@ -235,8 +236,8 @@ static const char *const jr_filter_sql[JR_NFILTERS] = {
 	"host = ?3",
 	"vm = ?4",
 	"kind = ?5",
-	"(outcome = ?6 OR (?6 = 'failed' AND substr(outcome, 1, 8) ="
-	" 'failed: '))",
+	("(outcome = ?6 OR (?6 = 'failed' AND substr(outcome, 1, 8) ="
+	    " 'failed: '))"),
 	"round = ?7",
 };
 
@@ -255,8 +256,8 @@ struct jr_machine {
 	const char *const	*names;
 	int			 nstates;
 	const unsigned		*next;		/* allowed steps, a bit each */
-	int			 started;	/* the state that sets started_ts */
-	int			 first_end;	/* states >= this set ended_ts */
+	int			 started;	/* this state sets started_ts */
+	int			 first_end;	/* from this one: ended_ts */
 	enum jr_stmt		 get, set;
 	bool			 deadline;	/* set takes ?5 deadline_ts */
 };
@@ -274,7 +275,8 @@ static const unsigned jr_mig_next[] = {
 	[CTL_JOURNAL_MIG_PLANNED] =
 	    JR_BIT(CTL_JOURNAL_MIG_STARTED) | JR_BIT(CTL_JOURNAL_MIG_FAILED),
 	[CTL_JOURNAL_MIG_STARTED] = JR_BIT(CTL_JOURNAL_MIG_COMMITTED) |
-	    JR_BIT(CTL_JOURNAL_MIG_FAILED) | JR_BIT(CTL_JOURNAL_MIG_ROLLED_BACK),
+	    JR_BIT(CTL_JOURNAL_MIG_FAILED) |
+	    JR_BIT(CTL_JOURNAL_MIG_ROLLED_BACK),
 };
 
 static const struct jr_machine jr_mig = {
@@ -367,8 +369,10 @@ jr_err(struct ctl_journal *j, struct ebb_err *err, int code,
 static int
 jr_fail(struct ctl_journal *j, int rc, const char *what, struct ebb_err *err)
 {
-	return jr_err(j, err, jr_errno(j->db, rc), "%s: %s", what,
-	    sqlite3_errmsg(j->db));
+	int code = jr_errno(j->db, rc);
+
+	return jr_err(j, err, code, "%s: %s%s", what, sqlite3_errmsg(j->db),
+	    code == -EBADMSG ? " (not a journal, or a damaged one)" : "");
 }
 
 /* ---- statements and transactions ---------------------------------------- */
@@ -491,18 +495,21 @@ jb_opt_real(sqlite3_stmt *st, int i, bool present, double v, int *rc)
 			      : sqlite3_bind_null(st, i);
 }
 
-/* A one-off statement's single value: 1 with *out, 0 for none or NULL. */
+/*
+ * A one-off statement's single value: 1 with *out, 0 for none or NULL.
+ * Errors name `what`.
+ */
 static int
 jr_query_int(struct ctl_journal *j, const char *sql, int64_t *out,
-    struct ebb_err *err)
+    const char *what, struct ebb_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return jr_fail(j, rc, sql, err);
-	rc = jr_step(j, st, sql, err);
+		return jr_fail(j, rc, what, err);
+	rc = jr_step(j, st, what, err);
 	if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		*out = sqlite3_column_int64(st, 0);
 	else if (rc == 1)
@@ -514,7 +521,7 @@ jr_query_int(struct ctl_journal *j, const char *sql, int64_t *out,
 /* A one-off statement's single text value, into buf; as jr_query_int. */
 static int
 jr_query_text(struct ctl_journal *j, const char *sql, char *buf, size_t size,
-    struct ebb_err *err)
+    const char *what, struct ebb_err *err)
 {
 	sqlite3_stmt *st;
 	const unsigned char *s;
@@ -522,8 +529,8 @@ jr_query_text(struct ctl_journal *j, const char *sql, char *buf, size_t size,
 
 	rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return jr_fail(j, rc, sql, err);
-	rc = jr_step(j, st, sql, err);
+		return jr_fail(j, rc, what, err);
+	rc = jr_step(j, st, what, err);
 	if (rc == 1 && (s = sqlite3_column_text(st, 0)) != NULL)
 		snprintf(buf, size, "%s", (const char *)s);
 	else if (rc == 1)
@@ -713,7 +720,8 @@ jr_configure(struct ctl_journal *j, struct ebb_err *err)
 	if ((rc = jr_exec(j, "PRAGMA foreign_keys = ON", "enable foreign keys",
 	    err)) < 0)
 		return rc;
-	if ((rc = jr_query_int(j, "PRAGMA foreign_keys", &on, err)) < 0)
+	if ((rc = jr_query_int(j, "PRAGMA foreign_keys", &on, "open",
+	    err)) < 0)
 		return rc;
 	if (on != 1)
 		return jr_err(j, err, -ENOTSUP, "this SQLite has no foreign"
@@ -726,7 +734,7 @@ jr_configure(struct ctl_journal *j, struct ebb_err *err)
 	 * here.
 	 */
 	if ((rc = jr_query_text(j, "PRAGMA journal_mode = WAL", mode,
-	    sizeof(mode), err)) < 0)
+	    sizeof(mode), "open", err)) < 0)
 		return rc;
 	if (strcmp(mode, "wal") != 0 &&
 	    !(j->memory && strcmp(mode, "memory") == 0))
@@ -757,15 +765,18 @@ jr_configure(struct ctl_journal *j, struct ebb_err *err)
 static int
 jr_check(struct ctl_journal *j, struct ebb_err *err)
 {
-	char res[256] = "";
+	char res[256] = "", *p;
 	int rc;
 
-	rc = jr_query_text(j, "PRAGMA quick_check(1)", res, sizeof(res), err);
+	rc = jr_query_text(j, "PRAGMA quick_check(1)", res, sizeof(res),
+	    "check", err);
 	if (rc < 0)
 		return rc;
-	if (strcmp(res, "ok") != 0)
-		return jr_err(j, err, -EBADMSG, "damaged: %s", res);
-	return 0;
+	if (strcmp(res, "ok") == 0)
+		return 0;
+	for (p = res; (p = strchr(p, '\n')) != NULL;)
+		*p = ' ';
+	return jr_err(j, err, -EBADMSG, "damaged: %s", res);
 }
 
 /*
@@ -779,9 +790,10 @@ jr_version(struct ctl_journal *j, int64_t *version, struct ebb_err *err)
 	int rc;
 
 	*version = 0;
-	if ((rc = jr_query_int(j, "PRAGMA application_id", &app, err)) < 0 ||
+	if ((rc = jr_query_int(j, "PRAGMA application_id", &app, "open",
+	    err)) < 0 ||
 	    (rc = jr_query_int(j, "SELECT count(*) FROM sqlite_master", &nobj,
-	    err)) < 0)
+	    "open", err)) < 0)
 		return rc;
 	if (app == 0 && nobj == 0)
 		return 0;
@@ -790,7 +802,7 @@ jr_version(struct ctl_journal *j, int64_t *version, struct ebb_err *err)
 		    " database with application_id %lld and %lld schema"
 		    " objects)", (long long)app, (long long)nobj);
 	rc = jr_query_int(j, "SELECT max(version) FROM schema_version",
-	    version, err);
+	    version, "open", err);
 	if (rc <= 0 || *version < 1)
 		return jr_err(j, err, -EBADMSG, "damaged: an ebb journal"
 		    " without a schema version");
@@ -881,12 +893,52 @@ jr_prepare(struct ctl_journal *j, struct ebb_err *err)
 	return 0;
 }
 
+/*
+ * Creates the file 0600 if it does not exist: SQLite would make it 0644,
+ * and the journal holds migration tokens (the -wal and -shm files take
+ * the database file's mode).  A new file's directory entry is synced,
+ * which SQLite does for its log but not for the database file: without
+ * it a power cut soon after the first start could lose the whole file,
+ * decisions and all.
+ */
+static int
+jr_create(struct ctl_journal *j, struct ebb_err *err)
+{
+	char *dir, *slash;
+	int fd, rc = 0;
+
+	fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return jr_err(j, err, -errno, "%s", strerror(errno));
+	if (fd < 0) {
+		/* It exists: a directory or an unreadable file fails here. */
+		if ((fd = open(j->path, O_RDWR | O_CLOEXEC)) < 0)
+			return jr_err(j, err, -errno, "%s", strerror(errno));
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	dir = ebb_strdup(j->path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, strlen(dir) + 1, ".");
+	else
+		slash[slash == dir] = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fsync(fd) != 0)
+		rc = jr_err(j, err, -errno, "sync %s: %s", dir,
+		    strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
 int
 ctl_journal_open(const char *path, struct ctl_journal **jp,
     struct ebb_err *err)
 {
 	struct ctl_journal *j;
-	int fd, rc;
+	int rc;
 
 	*jp = NULL;
 	if (path == NULL || *path == '\0') {
@@ -896,19 +948,8 @@ ctl_journal_open(const char *path, struct ctl_journal **jp,
 	j = ebb_calloc(1, sizeof(*j));
 	j->path = ebb_strdup(path);
 	j->memory = strcmp(path, ":memory:") == 0;
-	if (!j->memory) {
-		/*
-		 * SQLite would create the file 0644; the journal holds
-		 * migration tokens.  Its -wal and -shm files take the mode
-		 * of the database file.
-		 */
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			rc = jr_err(j, err, -errno, "%s", strerror(errno));
-			goto fail;
-		}
-		close(fd);
-	}
+	if (!j->memory && (rc = jr_create(j, err)) < 0)
+		goto fail;
 	rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
 	    NULL);
@@ -963,11 +1004,13 @@ ctl_journal_info(struct ctl_journal *j, json_t **out, struct ebb_err *err)
 	int rc;
 
 	if ((rc = jr_query_text(j, "PRAGMA journal_mode", mode, sizeof(mode),
+	    "info", err)) < 0 ||
+	    (rc = jr_query_int(j, "PRAGMA synchronous", &sync, "info",
 	    err)) < 0 ||
-	    (rc = jr_query_int(j, "PRAGMA synchronous", &sync, err)) < 0 ||
-	    (rc = jr_query_int(j, "PRAGMA foreign_keys", &fk, err)) < 0 ||
+	    (rc = jr_query_int(j, "PRAGMA foreign_keys", &fk, "info",
+	    err)) < 0 ||
 	    (rc = jr_query_int(j, "SELECT max(version) FROM schema_version",
-	    &schema, err)) < 0)
+	    &schema, "info", err)) < 0)
 		return rc;
 	/* PRAGMA synchronous reads back as a number: 2 is FULL. */
 	*out = json_pack("{s:s, s:I, s:s, s:s, s:b, s:i}", "path", j->path,
@@ -1058,7 +1101,8 @@ ctl_journal_set_outcome(struct ctl_journal *j, int64_t id, const char *outcome,
 	jb_int(get, 1, id, &rc);
 	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
 			     : jr_step(j, get, what, err);
-	if (rc == 1 && (s = (const char *)sqlite3_column_text(get, 0)) != NULL) {
+	if (rc == 1 &&
+	    (s = (const char *)sqlite3_column_text(get, 0)) != NULL) {
 		same = strcmp(s, outcome) == 0;
 		pending = strcmp(s, "pending") == 0;
 		snprintf(cur, sizeof(cur), "%s", s);
@@ -1112,8 +1156,8 @@ jr_query_stmt(struct ctl_journal *j, bool newest, unsigned mask,
 	    " decisions");
 	for (i = 0; i < JR_NFILTERS; i++)
 		if (mask & (1u << i))
-			n += (size_t)snprintf(sql + n, sizeof(sql) - n, " %s %s",
-			    n && (mask & ((1u << i) - 1)) ? "AND" : "WHERE",
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+			    " %s %s", mask & ((1u << i) - 1) ? "AND" : "WHERE",
 			    jr_filter_sql[i]);
 	snprintf(sql + n, sizeof(sql) - n, " ORDER BY id %s LIMIT ?8",
 	    newest ? "DESC" : "ASC");
@@ -1458,7 +1502,7 @@ jr_advance(struct ctl_journal *j, const struct jr_machine *m, int64_t id,
 		rc = jr_err(j, err, -EBADMSG, "%s: unknown state", what);
 	if (rc < 0)
 		goto fail;
-	if (cur == state && deadline <= 0) {
+	if (cur == state && (deadline <= 0 || cur >= m->first_end)) {
 		/* Said again, after a restart: nothing changes. */
 		jr_rollback(j);
 		return 0;
@@ -1576,8 +1620,8 @@ jr_kv_write(struct ctl_journal *j, const char *key, bool check,
 		rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
 				     : jr_step(j, get, what, err);
 		if (rc >= 0) {
-			cur = rc == 1 ? (const char *)sqlite3_column_text(get, 0)
-				      : NULL;
+			cur = rc == 1 ? (const char *)sqlite3_column_text(get,
+			    0) : NULL;
 			same = cur == NULL || expect == NULL
 				   ? cur == expect
 				   : strcmp(cur, expect) == 0;

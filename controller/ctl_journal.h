@@ -31,7 +31,8 @@
  *  - A handle belongs to one thread at a time.  Other processes (a standby
  *    controller, a reader) open their own handle on the same file: readers
  *    never wait for the writer (WAL), writers wait for each other up to the
- *    busy timeout.
+ *    busy timeout.  SQLite's wait is polling, not a queue: a process that
+ *    writes without pause can starve another one.
  */
 #ifndef CTL_JOURNAL_H
 #define CTL_JOURNAL_H
@@ -43,7 +44,7 @@
 
 #include "ebb.h"
 
-#define CTL_JOURNAL_SCHEMA	1	/* the schema version this code writes */
+#define CTL_JOURNAL_SCHEMA	1	/* the schema this code writes */
 #define CTL_JOURNAL_BUSY_MS	5000	/* default wait for another writer */
 
 struct ctl_journal;
@@ -75,7 +76,7 @@ struct ctl_journal_decision {
 	const char	*kind;		/* "migrate", "power-off", "power-on",
 					   "drain", "keep-on", "no-target",
 					   "policy", ... */
-	const char	*subject;	/* what it is about: a host or VM name */
+	const char	*subject;	/* what it is about: host or VM name */
 	const char	*host;		/* the host concerned, or NULL */
 	const char	*vm;		/* the VM concerned, or NULL */
 	const json_t	*inputs;	/* an object: the figures it was made
@@ -169,7 +170,7 @@ int	ctl_journal_latest_states(struct ctl_journal *,
 enum ctl_journal_mig_state {
 	CTL_JOURNAL_MIG_PLANNED,
 	CTL_JOURNAL_MIG_STARTED,
-	CTL_JOURNAL_MIG_COMMITTED,	/* the target runs it, the source left */
+	CTL_JOURNAL_MIG_COMMITTED,	/* the target runs it; source gone */
 	CTL_JOURNAL_MIG_FAILED,		/* ended otherwise (or never began) */
 	CTL_JOURNAL_MIG_ROLLED_BACK,	/* failed, and the source resumed */
 };
