@@ -113,8 +113,8 @@ conn_schedule(struct agt *a)
 	 */
 	c->backoff = c->backoff == 0 ? 0.5 : EBB_MIN(c->backoff * 2,
 	    a->cfg.reconnect_max_s);
-	c->retry_at = ebb_monoclock() + c->backoff *
-	    (0.75 + 0.5 * (double)(random() % 1000) / 1000.0);
+	c->retry_at = ebb_monoclock() + EBB_MIN(a->cfg.reconnect_max_s,
+	    c->backoff * (0.75 + 0.5 * (double)(random() % 1000) / 1000.0));
 	c->st = AGT_DOWN;
 }
 
@@ -139,10 +139,55 @@ conn_close(struct agt *a, const char *why)
 	conn_schedule(a);
 }
 
+/*
+ * The CPU's vendor, model and flags from /proc/cpuinfo (the first CPU's;
+ * a host's CPUs are alike), for the controller's compatibility checks.
+ */
+static void
+read_cpuinfo(struct agt *a)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (f == NULL)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		char *colon = strchr(line, ':'), *v;
+
+		if (colon == NULL)
+			continue;
+		v = colon + 1 + strspn(colon + 1, " \t");
+		v[strcspn(v, "\n")] = '\0';
+		if (strncmp(line, "vendor_id", 9) == 0 && !a->cpu_vendor[0])
+			snprintf(a->cpu_vendor, sizeof(a->cpu_vendor), "%s", v);
+		else if (strncmp(line, "model name", 10) == 0 &&
+		    !a->cpu_model[0])
+			snprintf(a->cpu_model, sizeof(a->cpu_model), "%s", v);
+		else if (strncmp(line, "flags", 5) == 0 && a->cpu_flags == NULL)
+			a->cpu_flags = ebb_strdup(v);
+		if (a->cpu_vendor[0] && a->cpu_model[0] && a->cpu_flags)
+			break;
+	}
+	free(line);
+	fclose(f);
+}
+
 static void
 send_hello(struct agt *a)
 {
-	json_t *m = msg(a, "hello");
+	json_t *m = msg(a, "hello"), *flags = json_array();
+
+	if (a->cpu_flags != NULL) {
+		char *copy = ebb_strdup(a->cpu_flags), *save = NULL, *t;
+
+		for (t = strtok_r(copy, " ", &save); t != NULL;
+		    t = strtok_r(NULL, " ", &save))
+			json_array_append_new(flags, json_string(t));
+		free(copy);
+	}
+	json_object_set_new(m, "cpu", json_pack("{s:s, s:s, s:o}", "vendor",
+	    a->cpu_vendor, "model", a->cpu_model, "flags", flags));
 
 	json_object_set_new(m, "agent", json_string(EBB_VERSION));
 	json_object_set_new(m, "cores", json_integer(a->host.ncpu_online));
@@ -246,7 +291,15 @@ do_command(struct agt *a, const struct ebb_msg *m)
 	} else {
 		char why[128];
 
-		snprintf(why, sizeof(why), "unknown op \"%.40s\"", o);
+		/*
+		 * Quote the op only whole: cutting it could split a UTF-8
+		 * character, and jansson refuses invalid UTF-8.
+		 */
+		if (json_string_length(op) <= 40)
+			snprintf(why, sizeof(why), "unknown op \"%s\"", o);
+		else
+			snprintf(why, sizeof(why), "unknown op of %zu bytes",
+			    json_string_length(op));
 		reply(a, cmd, false, why);
 	}
 }
@@ -258,7 +311,13 @@ handle_line(struct agt *a, const char *line, size_t len)
 	struct ebb_err err;
 
 	if (ebb_msg_parse(line, len, &m, &err) != 0) {
-		ebb_warn("controller sent a bad message: %s", err.msg);
+		/* The first few, then one in a thousand: a broken peer must
+		 * not fill the disk with our log. */
+		if (a->stats.bad_messages < 10 ||
+		    a->stats.bad_messages % 1000 == 0)
+			ebb_warn("controller sent a bad message (%llu so far): "
+			    "%s", (unsigned long long)a->stats.bad_messages + 1,
+			    err.msg);
 		reject(a, NULL, err.msg);
 		return;
 	}
@@ -436,6 +495,22 @@ send_report(struct agt *a, double interval)
 	json_object_set_new(m, "parked", json_string(parked));
 	json_object_set_new(m, "park_reason",
 	    json_string(pwr_park_reason_name(a->park_reason)));
+	if (a->sensors != NULL) {
+		struct pwr_sensors_reading rd;
+		struct ebb_err err;
+		double busy = a->host.cpu.all.valid ? a->host.cpu.all.busy : 0;
+
+		if (pwr_sensors_read(a->sensors, busy, &rd, &err) == 0 &&
+		    rd.source != PWR_WATTS_NONE) {
+			json_t *p = json_pack("{s:f, s:b}", "watts", rd.watts,
+			    "estimate", rd.source == PWR_WATTS_ESTIMATE);
+
+			if (rd.temp_max == rd.temp_max)	/* not NaN */
+				json_object_set_new(p, "temp_max_c",
+				    json_real(rd.temp_max));
+			json_object_set_new(m, "power", p);
+		}
+	}
 	json_object_set_new(m, "vms", json_array());
 	if (ctl_send(a, m) == 0)
 		a->stats.reports_sent++;
@@ -612,6 +687,17 @@ agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
 		a->cg_open = true;
 	}
 
+	{
+		struct pwr_sensors_opts so = { .curve = cfg->has_power_model ?
+		    &cfg->power_model : NULL };
+
+		/* Without sensors or a model the report just has no power. */
+		if (pwr_sensors_open(&a->sensors, &so, err) != 0) {
+			ebb_warn("sensors: %s", err->msg);
+			a->sensors = NULL;
+		}
+	}
+	read_cpuinfo(a);
 	if (cfg->controller[0] != '\0')
 		conn_start(a);
 	return 0;
@@ -636,6 +722,10 @@ agt_fini(struct agt *a)
 	a->ctl.fd = a->mfd = a->sfd = a->tfd = a->epfd = -1;
 	free(a->ctl.out);
 	a->ctl.out = NULL;
+	free(a->cpu_flags);
+	a->cpu_flags = NULL;
+	pwr_sensors_close(a->sensors);
+	a->sensors = NULL;
 	ebb_linebuf_free(&a->ctl.in);
 	met_host_close(&a->host);
 }

@@ -17,6 +17,7 @@
 #include "met_host.h"
 #include "pwr_actuate.h"
 #include "pwr_park.h"
+#include "pwr_sensors.h"
 
 enum agt_conn_state {
 	AGT_DOWN,		/* waiting to reconnect */
@@ -70,6 +71,14 @@ struct agt {
 	struct pwr_cgroup	 cg;
 	bool			 cg_open;
 	bool			 park_broken;	/* actuator failed: logged once */
+
+	/* Power and temperature (libsensors, else the power model). */
+	struct pwr_sensors	*sensors;
+
+	/* CPU facts for hello: what a migration target must match. */
+	char			 cpu_vendor[64];
+	char			 cpu_model[128];
+	char			*cpu_flags;
 
 	struct agt_stats	 stats;
 	bool			 quit;

@@ -44,8 +44,11 @@ ebb_hostport(const char *s, char *host, size_t hostlen, int *port,
 	}
 	if (hl == 0 || hl >= hostlen)
 		goto bad;
+	/* Digits only: strtol alone would take " 80" and "+80". */
+	if (colon[1] < '0' || colon[1] > '9')
+		goto bad;
 	p = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535)
+	if (*end != '\0' || p < 0 || p > 65535)
 		goto bad;
 	memcpy(host, h, hl);
 	host[hl] = '\0';

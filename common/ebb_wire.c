@@ -101,7 +101,7 @@ ebb_msg_encode(json_t *o, size_t *lenp)
 	if (s == NULL)
 		return NULL;
 	len = strlen(s);
-	if (len + 1 >= EBB_WIRE_MAX) {
+	if (len + 1 > EBB_WIRE_MAX) {
 		free(s);
 		return NULL;
 	}
