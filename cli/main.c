@@ -2,6 +2,7 @@
  * main.c - `ebb`, the command line of the ebb consolidation system.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ebb_cli.h"
@@ -59,6 +60,17 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("ebb %s\n", EBB_VERSION);
 		return EBB_EXIT_OK;
+	}
+	/*
+	 * Options for the fleet commands may also come first:
+	 * `ebb --controller URL hosts` as well as `ebb hosts --controller URL`.
+	 */
+	while (argc >= 4 && (strcmp(argv[1], "--controller") == 0 ||
+	    strcmp(argv[1], "--token-file") == 0)) {
+		setenv(strcmp(argv[1], "--controller") == 0 ? "EBB_CONTROLLER" :
+		    "EBB_TOKEN_FILE", argv[2], 1);
+		argc -= 2;
+		argv += 2;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)

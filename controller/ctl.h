@@ -44,6 +44,7 @@ struct ctl_host {
 	double		boot_deadline;	/* powering-on: monotonic s */
 	double		power_cooldown;	/* no power cycle before (monotonic) */
 	pid_t		power_pid;	/* a running power command, or 0 */
+	double		power_started;	/* ... since (monotonic s) */
 	bool		power_on;	/* ... switching on (else off) */
 	int64_t		power_decision;	/* its journal decision */
 	int64_t		power_action;	/* its journal power action */

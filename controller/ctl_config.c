@@ -1,6 +1,9 @@
 /*
  * ctl_config.c - reading and checking ebb-controller's configuration.
  */
+#include <arpa/inet.h>
+
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,9 +118,16 @@ parse_power(struct ebb_jconf *x, json_t *s, const char *path,
 	case CTL_POWER_WOL: {
 		unsigned char mac[6];
 
-		if (ctl_mac_parse(p->mac, mac) != 0 || !p->broadcast[0])
+		struct in_addr ia;
+
+		if (ctl_mac_parse(p->mac, mac) != 0 ||
+		    inet_pton(AF_INET, p->broadcast, &ia) != 1)
 			return ebb_jconf_fail(x, sub, "wol needs mac "
-			    "(aa:bb:cc:dd:ee:ff) and broadcast");
+			    "(aa:bb:cc:dd:ee:ff) and an IPv4 broadcast address");
+		/* A magic packet only wakes a host; something must stop it. */
+		if (!p->off[0])
+			return ebb_jconf_fail(x, sub, "wol can only switch a "
+			    "host on: give an off command too");
 		break;
 	}
 	case CTL_POWER_COMMAND:
@@ -200,7 +210,10 @@ parse_hhmm(struct ebb_jconf *x, json_t *s, const char *key, double *out)
 		return rc;
 	if (buf[0] == '\0')
 		return 0;
-	if (sscanf(buf, "%2u:%2u%c", &h, &m, &tail) != 2 || h > 24 || m > 59 ||
+	if (strlen(buf) != 5 || buf[2] != ':' || !isdigit((unsigned char)buf[0])
+	    || !isdigit((unsigned char)buf[1]) || !isdigit((unsigned char)buf[3])
+	    || !isdigit((unsigned char)buf[4]) ||
+	    sscanf(buf, "%2u:%2u%c", &h, &m, &tail) != 2 || h > 24 || m > 59 ||
 	    (h == 24 && m != 0))
 		return ebb_jconf_fail(x, path, "found \"%s\", allowed HH:MM "
 		    "from 00:00 to 24:00", buf);

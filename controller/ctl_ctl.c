@@ -538,6 +538,9 @@ power_start(struct ctl *c, int hi, bool on, const char *reason,
 	}
 	set_state(c, hi, on ? POL_HOST_POWERING_ON : POL_HOST_POWERING_OFF,
 	    reason, d);
+	/* The cooldown counts from the attempt: a driver that fails must
+	 * not be retried every round. */
+	h->power_cooldown = ebb_monoclock() + c->cfg.host_cooldown_s;
 	if (ctl_power_start(&h->conf.power, h->conf.name, on, &pid,
 	    &err) != 0) {
 		ctl_jnl_power_end(c, h->power_action, false);
@@ -546,9 +549,9 @@ power_start(struct ctl *c, int hi, bool on, const char *reason,
 		return;
 	}
 	h->power_pid = pid;
+	h->power_started = ebb_monoclock();
 	h->power_on = on;
 	h->power_decision = d;
-	h->power_cooldown = ebb_monoclock() + c->cfg.host_cooldown_s;
 	if (on) {
 		h->boot_deadline = ebb_monoclock() + c->cfg.boot_timeout_s;
 		c->stats.power_ons++;
@@ -574,6 +577,16 @@ check_liveness(struct ctl *c, double now)
 	for (int hi = 0; hi < c->nhosts; hi++) {
 		struct ctl_host *h = &c->hosts[hi];
 
+		/* A power command that hangs is killed; its reaping then
+		 * records the failure. */
+		if (h->power_pid > 0 && now - h->power_started >
+		    CTL_POWER_TIMEOUT_S) {
+			ebb_warn("host %s: power command still running after "
+			    "%d s: killing it", h->conf.name,
+			    CTL_POWER_TIMEOUT_S);
+			kill(-h->power_pid, SIGKILL);
+			h->power_started = now;	/* once */
+		}
 		if (h->state == POL_HOST_ON && (h->conn < 0 ||
 		    now - h->last_seen > c->cfg.unknown_after_s))
 			set_state(c, hi, POL_HOST_UNKNOWN, h->conn < 0 ?
@@ -678,6 +691,10 @@ static void
 note_why(struct ctl *c, const struct pol_plan *pl, bool window_open)
 {
 	double now = ebb_wallclock();
+
+	/* Reasons are this round's: last round's may no longer hold. */
+	for (int hi = 0; hi < c->nhosts; hi++)
+		c->hosts[hi].why.text[0] = '\0';
 
 	for (int i = 0; i < pl->nnotes; i++) {
 		const struct pol_note *n = &pl->notes[i];
@@ -977,13 +994,19 @@ ctl_why_json(struct ctl *c, const char *subject)
 
 	if (hi >= 0) {
 		const struct ctl_host *h = &c->hosts[hi];
-		const char *why = h->why.text[0] ? h->why.text :
-		    h->state == POL_HOST_ON ? (h->nvms > 0 ? "it runs VMs" :
-		    "empty; not yet switched off") :
+		const char *why =
 		    h->state == POL_HOST_UNKNOWN ? "its agent is silent: an "
 		    "unknown host is never switched off" :
 		    h->state == POL_HOST_FAILED ? "it did not come back after "
-		    "power-on; an operator must clear it" : "";
+		    "power-on; an operator must clear it" :
+		    h->state == POL_HOST_MAINTENANCE ? "in maintenance: no "
+		    "placement, no power action" :
+		    h->state == POL_HOST_OFF ? "switched off (see the "
+		    "decisions below)" :
+		    h->state == POL_HOST_POWERING_ON ? "switching on" :
+		    h->state == POL_HOST_POWERING_OFF ? "switching off" :
+		    h->why.text[0] ? h->why.text : h->nvms > 0 ?
+		    "it runs VMs" : "empty; not yet switched off";
 
 		return json_pack("{s:s, s:s, s:s, s:o}", "host", subject,
 		    "state", pol_host_state_name(h->state), "why", why,

@@ -76,6 +76,37 @@ resume(struct ctl *c)
 			    c->cfg.boot_timeout_s;
 	}
 	json_decref(states);
+	/*
+	 * A power action in flight is picked up where it was: a hello (on)
+	 * or the boot timeout closes it, as if the controller had not
+	 * stopped.  An off that was in flight is closed now: the host is
+	 * taken as off, and its agent's hello would say otherwise.
+	 */
+	if (ctl_journal_power_in_flight(c->journal, &inflight, &err) == 0) {
+		json_array_foreach(inflight, i, v) {
+			const char *name = json_string_value(json_object_get(v,
+			    "host"));
+			int hi = name ? ctl_host_find(c, name) : -1;
+			bool on = strcmp(json_string_value(json_object_get(v,
+			    "action")) ?: "", "on") == 0;
+
+			if (hi < 0)
+				continue;
+			c->hosts[hi].power_decision = json_integer_value(
+			    json_object_get(v, "decision"));
+			c->hosts[hi].power_action = json_integer_value(
+			    json_object_get(v, "id"));
+			c->hosts[hi].power_on = on;
+			if (!on) {
+				ctl_jnl_power_end(c, c->hosts[hi].power_action,
+				    true);
+				ctl_jnl_outcome(c, c->hosts[hi].power_decision,
+				    "done");
+			}
+		}
+		json_decref(inflight);
+		inflight = NULL;
+	}
 	if (ctl_journal_migrations_in_flight(c->journal, &inflight, &err) == 0)
 		json_array_foreach(inflight, i, v)
 			ebb_warn("journal: migration of %s from %s to %s was in "
@@ -160,7 +191,7 @@ ctl_jnl_state(struct ctl *c, const char *kind, const char *subject,
 	/*
 	 * `from` is not passed for checking: after a restart the controller
 	 * deliberately starts hosts from a safer state than the one recorded
-	 * (see resume()), and that change is itself recorded here.
+	 * (see resume()), which the next change recorded here supersedes.
 	 */
 	(void)from;
 	if (ctl_journal_change(c->journal, &ch, &err) < 0)

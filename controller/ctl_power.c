@@ -120,17 +120,32 @@ ctl_power_status(int st, struct ebb_err *err)
 	return -EIO;
 }
 
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
 int
 ctl_mac_parse(const char *s, unsigned char mac[6])
 {
-	unsigned v[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
-	    &v[4], &v[5], &tail) != 6)
+	/* Exactly "xx:xx:xx:xx:xx:xx": sscanf's %x would take signs, 0x
+	 * and blanks. */
+	if (strlen(s) != 17)
 		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)v[i];
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		mac[i] = (unsigned char)(hi << 4 | lo);
+	}
 	return 0;
 }
 
