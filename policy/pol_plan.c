@@ -529,46 +529,126 @@ out:
 	free(woken);
 }
 
-static void
-round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w)
+void
+pol_ws_init(struct pol_ws *ws)
 {
-	r->p = p;
-	r->w = w;
-	r->now_w = ebb_reallocarray(NULL, EBB_MAX(w->nhosts, 1),
-	    sizeof(*r->now_w));
-	r->hsum = ebb_reallocarray(NULL, (size_t)EBB_MAX(w->nhosts, 1) *
-	    POL_HIST_MAX, sizeof(*r->hsum));
-	r->hn = ebb_reallocarray(NULL, EBB_MAX(w->nhosts, 1), sizeof(*r->hn));
-	r->hok = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
-	for (int h = 0; h < w->nhosts; h++)
-		r->now_w[h] = pol_power_at(w->hosts[h].power,
-		    EBB_MIN(w->hosts[h].util, 1.0));
+	memset(ws, 0, sizeof(*ws));
+}
+
+void
+pol_ws_free(struct pol_ws *ws)
+{
+	for (int i = 0; i < ws->chosts; i++)
+		free(ws->w.hosts[i].slots);
+	free(ws->w.hosts);
+	free(ws->w.vms);
+	free(ws->now_w);
+	free(ws->hsum);
+	free(ws->hn);
+	free(ws->hok);
+	pol_ws_init(ws);
+}
+
+/*
+ * Copies f into the workspace's fleet, reusing its memory: a planner that
+ * runs every interval should not hand its working set back to the kernel
+ * and fault it in again each time.
+ */
+static struct pol_fleet *
+ws_copy(struct pol_ws *ws, const struct pol_fleet *f)
+{
+	struct pol_fleet *w = &ws->w;
+	struct pol_host *hosts;
+	struct pol_vm *vms;
+
+	if (f->nhosts > ws->chosts) {
+		w->hosts = ebb_reallocarray(w->hosts, f->nhosts,
+		    sizeof(*w->hosts));
+		memset(w->hosts + ws->chosts, 0, (f->nhosts - ws->chosts) *
+		    sizeof(*w->hosts));
+		ws->chosts = f->nhosts;
+	}
+	if (f->nvms > ws->cvms) {
+		w->vms = ebb_reallocarray(w->vms, f->nvms, sizeof(*w->vms));
+		ws->cvms = f->nvms;
+	}
+	hosts = w->hosts;
+	vms = w->vms;
+	*w = *f;
+	w->hosts = hosts;
+	w->vms = vms;
+	if (f->nvms > 0)
+		memcpy(w->vms, f->vms, f->nvms * sizeof(*f->vms));
+	for (int i = 0; i < f->nhosts; i++) {
+		struct pol_host *d = &w->hosts[i];
+		struct pol_slot *slots = d->slots;
+		int cslots = d->cslots;
+
+		*d = f->hosts[i];
+		if (cslots < d->nslots + 4) {
+			cslots = EBB_MAX(d->nslots + 4, cslots * 2);
+			slots = ebb_reallocarray(slots, cslots, sizeof(*slots));
+		}
+		d->slots = slots;
+		d->cslots = cslots;
+		if (d->nslots > 0)
+			memcpy(d->slots, f->hosts[i].slots, d->nslots *
+			    sizeof(*d->slots));
+	}
+	return w;
 }
 
 static void
-round_free(struct round *r)
+round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w,
+    struct pol_ws *ws)
 {
-	free(r->now_w);
-	free(r->hsum);
-	free(r->hn);
-	free(r->hok);
+	int n = EBB_MAX(w->nhosts, 1);
+
+	if (ws->cround < n) {
+		ws->now_w = ebb_reallocarray(ws->now_w, n, sizeof(*ws->now_w));
+		ws->hsum = ebb_reallocarray(ws->hsum, (size_t)n * POL_HIST_MAX,
+		    sizeof(*ws->hsum));
+		ws->hn = ebb_reallocarray(ws->hn, n, sizeof(*ws->hn));
+		ws->hok = ebb_reallocarray(ws->hok, n, 1);
+		ws->cround = n;
+	}
+	r->p = p;
+	r->w = w;
+	r->now_w = ws->now_w;
+	r->hsum = ws->hsum;
+	r->hn = ws->hn;
+	r->hok = ws->hok;
+	memset(r->hok, 0, n);
+	for (int h = 0; h < w->nhosts; h++)
+		r->now_w[h] = pol_power_at(w->hosts[h].power,
+		    EBB_MIN(w->hosts[h].util, 1.0));
 }
 
 void
 pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
     struct ebb_rand *rng, struct pol_plan *pl)
 {
-	struct pol_fleet w;
+	struct pol_ws ws;
+
+	pol_ws_init(&ws);
+	pol_plan_round_ws(p, f, rng, &ws, pl);
+	pol_ws_free(&ws);
+}
+
+void
+pol_plan_round_ws(const struct pol_policy *p, const struct pol_fleet *f,
+    struct ebb_rand *rng, struct pol_ws *ws, struct pol_plan *pl)
+{
+	struct pol_fleet *w = ws_copy(ws, f);
 	struct round r;
 	unsigned char *over;
 	int *vms, n;
 
-	pol_fleet_copy(&w, f);
-	round_init(&r, p, &w);
-	over = ebb_calloc(EBB_MAX(w.nhosts, 1), 1);
+	round_init(&r, p, w, ws);
+	over = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
 
 	vms = relieve_overloaded(&r, rng, over, &n, pl);
-	sort_by_demand(&w, vms, n);
+	sort_by_demand(w, vms, n);
 	for (int i = 0; i < n; i++) {
 		int to = find_host(&r, vms[i], over);
 
@@ -583,11 +663,11 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 	free(vms);
 
 	/* VMs that found no target go back where they were. */
-	for (int v = 0; v < w.nvms; v++) {
+	for (int v = 0; v < w->nvms; v++) {
 		int h = f->vms[v].host;
 
-		if (h >= 0 && w.vms[v].host == h &&
-		    pol_host_find(&w.hosts[h], v) < 0 &&
+		if (h >= 0 && w->vms[v].host == h &&
+		    pol_host_find(&w->hosts[h], v) < 0 &&
 		    pol_host_find(&f->hosts[h], v) >= 0)
 			round_add(&r, h, v);
 	}
@@ -601,7 +681,7 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 		unsigned char *targets = NULL;
 
 		if (p->underload.exclude_targets) {
-			targets = ebb_calloc(EBB_MAX(w.nhosts, 1), 1);
+			targets = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
 			for (int i = 0; i < pl->nacts; i++)
 				if (pl->acts[i].kind == POL_ACT_MIGRATE)
 					targets[pl->acts[i].to] = 1;
@@ -609,22 +689,32 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 		drain_underloaded(&r, f, over, targets, pl);
 		free(targets);
 	}
-	decide_power(p, &w, pl);
-
-	round_free(&r);
+	decide_power(p, w, pl);
 	free(over);
-	pol_fleet_free(&w);
 }
 
 int
 pol_place_initial(const struct pol_policy *p, struct pol_fleet *f,
     const int *vms, int n)
 {
+	struct pol_ws ws;
+	int failed;
+
+	pol_ws_init(&ws);
+	failed = pol_place_initial_ws(p, f, vms, n, &ws);
+	pol_ws_free(&ws);
+	return failed;
+}
+
+int
+pol_place_initial_ws(const struct pol_policy *p, struct pol_fleet *f,
+    const int *vms, int n, struct pol_ws *ws)
+{
 	unsigned char *none = ebb_calloc(EBB_MAX(f->nhosts, 1), 1);
 	struct round r;
 	int failed = 0;
 
-	round_init(&r, p, f);
+	round_init(&r, p, f, ws);
 	for (int i = 0; i < n; i++) {
 		int vm = vms[i], to = find_host(&r, vm, none);
 
@@ -635,7 +725,6 @@ pol_place_initial(const struct pol_policy *p, struct pol_fleet *f,
 		round_add(&r, to, vm);
 		f->vms[vm].host = to;
 	}
-	round_free(&r);
 	free(none);
 	return failed;
 }

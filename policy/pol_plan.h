@@ -63,6 +63,25 @@ struct pol_plan {
 	int		 ndrained;	/* underloaded hosts emptied */
 };
 
+/*
+ * Memory a caller that plans every interval keeps between rounds, so the
+ * working copy of the fleet is not allocated and faulted in each time.
+ * Zero it with pol_ws_init; it holds nothing the next round depends on.
+ */
+struct pol_ws {
+	struct pol_fleet w;
+	int		 chosts;
+	int		 cvms;
+	int		 cround;
+	double		*now_w;
+	double		*hsum;
+	int		*hn;
+	unsigned char	*hok;
+};
+
+void	pol_ws_init(struct pol_ws *);
+void	pol_ws_free(struct pol_ws *);
+
 void	pol_plan_init(struct pol_plan *);
 void	pol_plan_free(struct pol_plan *);
 
@@ -74,6 +93,9 @@ void	pol_plan_free(struct pol_plan *);
  */
 void	pol_plan_round(const struct pol_policy *, const struct pol_fleet *f,
 	    struct ebb_rand *rng, struct pol_plan *);
+/* The same with a caller's workspace (same plan, less allocation). */
+void	pol_plan_round_ws(const struct pol_policy *, const struct pol_fleet *f,
+	    struct ebb_rand *rng, struct pol_ws *, struct pol_plan *);
 
 /*
  * Places VMs that have no host yet (vm.host == -1) one by one, in the
@@ -83,6 +105,8 @@ void	pol_plan_round(const struct pol_policy *, const struct pol_fleet *f,
  */
 int	pol_place_initial(const struct pol_policy *, struct pol_fleet *f,
 	    const int *vms, int nvms);
+int	pol_place_initial_ws(const struct pol_policy *, struct pol_fleet *f,
+	    const int *vms, int nvms, struct pol_ws *);
 
 const char *pol_reason_name(enum pol_reason);
 const char *pol_note_name(enum pol_note_kind);

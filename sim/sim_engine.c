@@ -151,6 +151,7 @@ struct sim {
 	struct ebb_rand		 rng;
 	struct sim_result	*r;
 	int			 cpoints;
+	struct pol_ws		 ws;		/* the planner's, kept */
 };
 
 static bool
@@ -672,7 +673,7 @@ plan_and_act(struct sim *s, double t)
 	double c0 = cpu_seconds();
 
 	pol_plan_init(&pl);
-	pol_plan_round(s->pol, &s->f, &s->rng, &pl);
+	pol_plan_round_ws(s->pol, &s->f, &s->rng, &s->ws, &pl);
 	s->r->plan_cpu_s += cpu_seconds() - c0;
 	if (getenv("EBB_SIM_DEBUG"))
 		fprintf(stderr, "t=%.1f over=%d drained=%d acts=%d notes=%d\n",
@@ -784,7 +785,7 @@ place_all(struct sim *s)
 
 		pv->req_mips = pv->mips * pv->pes;
 		pv->reserve_mips = pv->req_mips;
-		if (pol_place_initial(s->pol, &s->f, &i, 1) != 0) {
+		if (pol_place_initial_ws(s->pol, &s->f, &i, 1, &s->ws) != 0) {
 			s->r->vms_unplaced++;
 			s->v[i].removed = true;
 		}
@@ -874,6 +875,7 @@ sim_run(const struct sim_config *c, const struct pol_policy *pol,
 		return -EINVAL;
 	}
 	memset(&s, 0, sizeof(s));
+	pol_ws_init(&s.ws);
 	s.cfg = c;
 	s.pol = pol;
 	s.r = r;
@@ -933,6 +935,7 @@ sim_run(const struct sim_config *c, const struct pol_policy *pol,
 	for (int hi = 0; hi < s.f.nhosts; hi++)
 		s.f.hosts[hi].power = NULL;
 	pol_fleet_free(&s.f);
+	pol_ws_free(&s.ws);
 	free(s.v);
 	free(s.h);
 	free(s.utilbuf);
