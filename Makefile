@@ -13,7 +13,7 @@ CTEST_FLAGS = --output-on-failure -j2 --no-tests=error
 MAKEFLAGS  += --no-print-directory
 
 .DEFAULT_GOAL := build
-.PHONY: all deps build test test-asan demo bench clean
+.PHONY: all deps build test test-asan demo bench bench-agent clean
 
 all: build
 
@@ -40,6 +40,9 @@ test-asan: deps
 
 demo: build
 	sh examples/demo.sh $(BUILD_DIR)
+
+bench-agent: build
+	sh tests/bench/bench-agent.sh $(BUILD_DIR)
 
 bench: build
 	@if [ -f tests/bench/run.sh ]; then \

@@ -53,8 +53,14 @@
 
 #include "pwr_park.h"
 
-/* Slack for times that are sums of float intervals (0.1 + 0.2 ...). */
+/*
+ * Slack for "held for T seconds": times are sums of float intervals
+ * (0.1 + 0.2 ...), and a sampling timer's intervals come out a hair short
+ * of nominal when a wake-up is late and the next one on time; a
+ * condition that held for all but 1 % of an interval has held.
+ */
 #define PARK_TIME_EPS	1e-6
+#define PARK_TIME_SLACK(in)	(PARK_TIME_EPS + 0.01 * (in)->interval)
 /* So that busy = 0.7 + 0.7 + 0.6 = 2.0000000000000004 needs 2 cores. */
 #define PARK_CEIL_EPS	1e-9
 
@@ -434,7 +440,8 @@ pwr_park_decide(const struct pwr_park_params *p, struct pwr_park_state *st,
 			out->reason = PWR_PARK_AT_MAX;
 			goto done;
 		}
-		if (in->now - st->up_since < p->increase_time - PARK_TIME_EPS) {
+		if (in->now - st->up_since < p->increase_time -
+		    PARK_TIME_SLACK(in)) {
 			out->reason = PWR_PARK_WAIT_UP;
 			goto done;
 		}
@@ -458,7 +465,7 @@ pwr_park_decide(const struct pwr_park_params *p, struct pwr_park_state *st,
 			goto done;
 		}
 		if (in->now - st->down_since <
-		    p->decrease_time - PARK_TIME_EPS) {
+		    p->decrease_time - PARK_TIME_SLACK(in)) {
 			out->reason = PWR_PARK_WAIT_DOWN;
 			goto done;
 		}
