@@ -25,6 +25,7 @@
 #include "pol_policy.h"
 
 struct ctl_journal;
+struct ctl_web;
 struct ebb_http_server;
 
 #define CTL_VMS_MAX	1000000
@@ -104,6 +105,34 @@ struct ctl_stats {
 	double		last_round_ms;
 };
 
+/*
+ * The fleet in numbers after each control round, for the web chart: hosts
+ * not off, their estimated draw (each host's power curve at its
+ * utilization; idle power for a host not reporting but not known to be
+ * off) and the no-consolidation baseline (every host on: those reporting
+ * at their utilization, the others at idle power).  A ring keeps the last
+ * CTL_SERIES_MAX rounds; the energy of the local day is summed apart, so
+ * that "saved today" does not depend on the ring.
+ */
+#define CTL_SERIES_MAX	2880
+
+struct ctl_sample {
+	double		ts;		/* wall clock, s */
+	int		hosts_on;
+	double		watts;
+	double		baseline_w;
+};
+
+struct ctl_series {
+	struct ctl_sample *ring;	/* CTL_SERIES_MAX, oldest at
+					   (head - n) mod max */
+	int		head;		/* next slot written */
+	int		n;
+	int		day;		/* local day the sums below are of */
+	double		energy_j;	/* today, estimated */
+	double		baseline_j;	/* today, without consolidation */
+};
+
 struct ctl {
 	struct ctl_config	 cfg;
 	struct pol_policy	 policy;
@@ -126,6 +155,8 @@ struct ctl {
 	int			 npending;
 	int			 cpending;
 	struct ctl_stats	 stats;
+	struct ctl_series	 series;
+	struct ctl_web		*web;		/* ctl_web.c's, or NULL */
 	bool			 quit;
 };
 

@@ -13,6 +13,7 @@
  *   POST /api/hosts/NAME/clear           a failed host -> unknown     [token]
  *   POST /api/migrate                    {"vm": ID, "to": HOST}       [token]
  *   GET  /metrics                        Prometheus text
+ *   GET  /, /web/NAME, /api/series, /api/events   the web view (ctl_web.c)
  *
  * Reading needs nothing; anything that changes state needs the API token
  * (Authorization: Bearer ...), and with no token configured nothing may.
@@ -26,6 +27,7 @@
 
 #include "ctl.h"
 #include "ctl_jnl.h"
+#include "ctl_web.h"
 #include "ebb_http.h"
 #include "ebb_log.h"
 #include "ebb_net.h"
@@ -243,6 +245,8 @@ api_handler(void *arg, const struct ebb_http_req *rq,
 	struct ctl *c = arg;
 	json_t *out;
 
+	if (ctl_web_handle(c, rq, rs))
+		return;
 	if (rq->nseg == 1 && strcmp(rq->seg[0], "metrics") == 0) {
 		if (ebb_http_allow(rq, rs, "GET"))
 			api_metrics(c, rs);

@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "ctl_jnl.h"
+#include "ctl_web.h"
 #include "ebb_log.h"
 #include "ebb_net.h"
 
@@ -867,6 +868,72 @@ act(struct ctl *c, const struct pol_plan *pl)
 	}
 }
 
+/*
+ * What a host draws now, estimated from its power curve (*w), and what it
+ * would draw without consolidation (*base); true when it draws at all.
+ * A host whose agent reports draws at its utilization, an off host
+ * nothing; any other (switching, silent, failed) is counted at idle
+ * power, since ebb cannot claim a saving it has not seen.  Without
+ * consolidation every host would be on: at its utilization when known,
+ * else idle.
+ */
+static bool
+host_watts(const struct ctl_host *h, double *w, double *base)
+{
+	double idle = pol_power_at(&h->conf.power_w, 0);
+	bool reporting = h->state == POL_HOST_ON ||
+	    h->state == POL_HOST_DRAINING || h->state == POL_HOST_EMPTY ||
+	    (h->state == POL_HOST_MAINTENANCE && h->conn >= 0);
+
+	*base = reporting ? pol_power_at(&h->conf.power_w, h->busy) : idle;
+	*w = reporting ? *base : h->state == POL_HOST_OFF ? 0 : idle;
+	return h->state != POL_HOST_OFF;
+}
+
+/* This round's sample into the ring, and its energy into today's sums. */
+static void
+series_record(struct ctl *c)
+{
+	struct ctl_series *s = &c->series;
+	struct ctl_sample x = { .ts = ebb_wallclock() };
+	time_t t = (time_t)x.ts;
+	struct tm tm;
+	int day;
+
+	if (s->ring == NULL)
+		s->ring = ebb_calloc(CTL_SERIES_MAX, sizeof(*s->ring));
+	for (int hi = 0; hi < c->nhosts; hi++) {
+		double w, base;
+
+		if (host_watts(&c->hosts[hi], &w, &base))
+			x.hosts_on++;
+		x.watts += w;
+		x.baseline_w += base;
+	}
+	localtime_r(&t, &tm);
+	day = (tm.tm_year + 1900) * 1000 + tm.tm_yday;
+	if (day != s->day) {
+		s->day = day;
+		s->energy_j = s->baseline_j = 0;
+	} else if (s->n > 0) {
+		const struct ctl_sample *p = &s->ring[(s->head +
+		    CTL_SERIES_MAX - 1) % CTL_SERIES_MAX];
+		double dt = x.ts - p->ts;
+
+		/* The last sample holds until this one; a gap (a stopped
+		 * loop, a clock step) is not counted, nothing is known of
+		 * it. */
+		if (dt > 0 && dt <= 3 * c->cfg.interval_s) {
+			s->energy_j += p->watts * dt;
+			s->baseline_j += p->baseline_w * dt;
+		}
+	}
+	s->ring[s->head] = x;
+	s->head = (s->head + 1) % CTL_SERIES_MAX;
+	if (s->n < CTL_SERIES_MAX)
+		s->n++;
+}
+
 void
 ctl_round(struct ctl *c)
 {
@@ -885,9 +952,11 @@ ctl_round(struct ctl *c)
 	pol_fleet_free(&f);
 	c->stats.rounds++;
 	ctl_jnl_round(c, c->stats.rounds);
+	series_record(c);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	c->stats.last_round_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ctl_web_round(c);
 }
 
 /* ---- views for the API ------------------------------------------------------ */
@@ -1111,7 +1180,10 @@ ctl_fini(struct ctl *c)
 	free(c->pending);
 	c->pending = NULL;
 	c->npending = c->cpending = 0;
+	ctl_web_fini(c);
 	ctl_api_fini(c);
+	free(c->series.ring);
+	memset(&c->series, 0, sizeof(c->series));
 	for (int hi = 0; hi < c->nhosts; hi++)
 		json_decref(c->hosts[hi].report);
 	free(c->hosts);

@@ -11,7 +11,7 @@ build-essential cmake pkg-config git ca-certificates iproute2 procps
 libjansson-dev libcmocka-dev libsqlite3-dev libssl-dev
 libcpupower-dev libsensors-dev libvirt-dev librdkafka-dev libmicrohttpd-dev
 clang libclang-rt-14-dev
-qemu-system-x86 qemu-system-data
+qemu-system-x86 qemu-system-data chromium
 "
 
 missing=""
