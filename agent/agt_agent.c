@@ -44,22 +44,13 @@ static void
 ctl_flush(struct agt *a)
 {
 	struct agt_conn *c = &a->ctl;
+	int rc = ebb_outq_flush(&c->out, c->fd);
 
-	while (c->outlen > 0) {
-		ssize_t n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_close(a, strerror(errno));
-			return;
-		}
-		memmove(c->out, c->out + n, c->outlen - n);
-		c->outlen -= n;
+	if (rc < 0) {
+		conn_close(a, strerror(-rc));
+		return;
 	}
-	ctl_want_write(a, c->outlen > 0);
+	ctl_want_write(a, c->out.len > 0);
 }
 
 /* Queues one message (consumed) on the controller connection. */
@@ -67,29 +58,17 @@ static int
 ctl_send(struct agt *a, json_t *m)
 {
 	struct agt_conn *c = &a->ctl;
-	size_t len;
-	char *line;
+	int rc;
 
 	if (c->st != AGT_UP) {
 		json_decref(m);
 		return -ENOTCONN;
 	}
-	line = ebb_msg_encode(m, &len);
-	json_decref(m);
-	if (line == NULL)
-		return -EMSGSIZE;
-	if (c->outlen + len > AGT_OUT_MAX) {
-		free(line);
-		conn_close(a, "controller is not reading");
-		return -ENOBUFS;
+	if ((rc = ebb_outq_push(&c->out, m, AGT_OUT_MAX)) != 0) {
+		if (rc == -ENOBUFS)
+			conn_close(a, "controller is not reading");
+		return rc;
 	}
-	if (c->outlen + len > c->outcap) {
-		c->outcap = EBB_MAX(c->outcap * 2, c->outlen + len);
-		c->out = ebb_realloc(c->out, c->outcap);
-	}
-	memcpy(c->out + c->outlen, line, len);
-	c->outlen += len;
-	free(line);
 	ctl_flush(a);
 	return 0;
 }
@@ -135,7 +114,7 @@ conn_close(struct agt *a, const char *why)
 	}
 	ebb_linebuf_free(&c->in);
 	ebb_linebuf_init(&c->in);
-	c->outlen = 0;
+	c->out.len = 0;
 	conn_schedule(a);
 }
 
@@ -720,8 +699,7 @@ agt_fini(struct agt *a)
 	if (a->epfd >= 0)
 		close(a->epfd);
 	a->ctl.fd = a->mfd = a->sfd = a->tfd = a->epfd = -1;
-	free(a->ctl.out);
-	a->ctl.out = NULL;
+	ebb_outq_free(&a->ctl.out);
 	free(a->cpu_flags);
 	a->cpu_flags = NULL;
 	pwr_sensors_close(a->sensors);

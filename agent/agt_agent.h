@@ -30,9 +30,7 @@ struct agt_conn {
 	int			 fd;
 	enum agt_conn_state	 st;
 	struct ebb_linebuf	 in;
-	char			*out;		/* encoded lines not yet sent */
-	size_t			 outlen;
-	size_t			 outcap;
+	struct ebb_outq		 out;		/* lines not yet sent */
 	double			 retry_at;	/* monotonic s */
 	double			 backoff;	/* s, doubles up to the max */
 	uint64_t		 seq;		/* next message's seq */

@@ -75,6 +75,18 @@ ebb_strdup(const char *s)
 }
 
 int
+ebb_hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int
 ebb_read_file(const char *path, char **bufp, size_t *lenp, struct ebb_err *err)
 {
 	FILE *f;

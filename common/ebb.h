@@ -38,6 +38,9 @@ void	*ebb_realloc(void *, size_t);
 void	*ebb_reallocarray(void *, size_t, size_t);
 char	*ebb_strdup(const char *);
 
+/* The value of a hex digit, or -1. */
+int	ebb_hexval(int ch);
+
 /* Reads a whole file into a NUL-terminated buffer; 0 or -errno. */
 int	 ebb_read_file(const char *path, char **buf, size_t *len,
 	     struct ebb_err *);

@@ -144,18 +144,6 @@ is_field_value(const char *s)
 	return true;
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int
 ebb_http_decode(const char *s, size_t n, bool plus, char *out, size_t outlen)
 {
@@ -171,8 +159,8 @@ ebb_http_decode(const char *s, size_t n, bool plus, char *out, size_t outlen)
 
 			if (n - i < 3)
 				return -EINVAL;
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
+			hi = ebb_hexval((unsigned char)s[i + 1]);
+			lo = ebb_hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			ch = hi << 4 | lo;
@@ -826,8 +814,8 @@ parse_target(struct conn *c, const char *t, char *why, size_t whylen)
 	req->query = q ? q + 1 : "";
 	/* Checked here so that handlers only ever meet absent or valid. */
 	for (p = req->query; (p = strchr(p, '%')) != NULL; p += 3)
-		if (hexval((unsigned char)p[1]) < 0 ||
-		    hexval((unsigned char)p[2]) < 0 ||
+		if (ebb_hexval((unsigned char)p[1]) < 0 ||
+		    ebb_hexval((unsigned char)p[2]) < 0 ||
 		    (p[1] == '0' && p[2] == '0')) {
 			snprintf(why, whylen, "bad percent-encoding in the "
 			    "query (%%00 is refused)");
@@ -902,8 +890,8 @@ parse_head(struct conn *c, char *why, size_t whylen)
 	*p++ = '\0';
 	v = p;
 	if ((size_t)(eol - v) != 8 || strncmp(v, "HTTP/", 5) != 0 ||
-	    hexval((unsigned char)v[5]) < 0 || v[5] > '9' || v[6] != '.' ||
-	    hexval((unsigned char)v[7]) < 0 || v[7] > '9')
+	    ebb_hexval((unsigned char)v[5]) < 0 || v[5] > '9' || v[6] != '.' ||
+	    ebb_hexval((unsigned char)v[7]) < 0 || v[7] > '9')
 		goto bad_line;
 	if (v[5] != '1' || v[7] > '1') {
 		snprintf(why, whylen, "HTTP version %s not supported", v + 5);
@@ -1701,12 +1689,12 @@ unchunk(struct reply *y, const char **why)
 			*why = "chunk size line too long";
 			return avail > 1024 ? -EPROTO : 0;
 		}
-		for (q = base; hexval((unsigned char)*q) >= 0; q++) {
+		for (q = base; ebb_hexval((unsigned char)*q) >= 0; q++) {
 			if (sz > CLIENT_BODY_MAX) {
 				*why = "body too large";
 				return -EMSGSIZE;
 			}
-			sz = sz * 16 + hexval((unsigned char)*q);
+			sz = sz * 16 + ebb_hexval((unsigned char)*q);
 		}
 		if (q == base || (q != le && *q != ';' && *q != ' ' &&
 		    *q != '\t')) {

@@ -2,6 +2,8 @@
  * ebb_wire.c - framing and header validation of agent <-> controller
  * messages.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -172,6 +174,55 @@ ebb_linebuf_next(struct ebb_linebuf *b, const char **line, size_t *len)
 	*len = nl - start;
 	b->off += *len + 1;
 	return 1;
+}
+
+int
+ebb_outq_push(struct ebb_outq *q, json_t *m, size_t max)
+{
+	size_t len;
+	char *line = ebb_msg_encode(m, &len);
+
+	json_decref(m);
+	if (line == NULL)
+		return -EMSGSIZE;
+	if (q->len + len > max) {
+		free(line);
+		return -ENOBUFS;
+	}
+	if (q->len + len > q->cap) {
+		q->cap = EBB_MAX(q->cap * 2, q->len + len);
+		q->buf = ebb_realloc(q->buf, q->cap);
+	}
+	memcpy(q->buf + q->len, line, len);
+	q->len += len;
+	free(line);
+	return 0;
+}
+
+int
+ebb_outq_flush(struct ebb_outq *q, int fd)
+{
+	while (q->len > 0) {
+		ssize_t n = send(fd, q->buf, q->len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		memmove(q->buf, q->buf + n, q->len - n);
+		q->len -= n;
+	}
+	return 0;
+}
+
+void
+ebb_outq_free(struct ebb_outq *q)
+{
+	free(q->buf);
+	memset(q, 0, sizeof(*q));
 }
 
 double

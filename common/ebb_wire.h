@@ -78,6 +78,30 @@ ssize_t	ebb_linebuf_read(struct ebb_linebuf *, int fd);
 int	ebb_linebuf_next(struct ebb_linebuf *, const char **line,
 	    size_t *len);
 
+/*
+ * The messages queued on a connection and not yet sent.  Both daemons
+ * keep one per peer; what differs between them (which epoll interest to
+ * update, what to do with a dead peer) stays with them.
+ */
+struct ebb_outq {
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/*
+ * Encodes a message (consumed) and queues it.  0, -EMSGSIZE for a message
+ * over the wire limit, or -ENOBUFS when the queue would pass max: the peer
+ * is not reading and the connection should go.
+ */
+int	ebb_outq_push(struct ebb_outq *, json_t *msg, size_t max);
+/*
+ * Sends what the socket takes now.  0 (check len for what is left), or
+ * -errno when the connection is dead.
+ */
+int	ebb_outq_flush(struct ebb_outq *, int fd);
+void	ebb_outq_free(struct ebb_outq *);
+
 /* Wall clock in seconds, for "ts". */
 double	ebb_wallclock(void);
 /* Monotonic clock in seconds, for timers and intervals. */

@@ -78,9 +78,7 @@ struct ctl_conn {
 	int			 fd;
 	int			 host;		/* after hello, else -1 */
 	struct ebb_linebuf	 in;
-	char			*out;
-	size_t			 outlen;
-	size_t			 outcap;
+	struct ebb_outq		 out;		/* lines not yet sent */
 	uint64_t		 seq;		/* our next seq */
 	uint64_t		 peer_seq;
 	bool			 peer_seen;

@@ -126,47 +126,26 @@ static void
 conn_flush(struct ctl *c, int ci)
 {
 	struct ctl_conn *k = &c->conns[ci];
+	int rc = ebb_outq_flush(&k->out, k->fd);
 
-	while (k->outlen > 0) {
-		ssize_t n = send(k->fd, k->out, k->outlen, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_close(c, ci, strerror(errno));
-			return;
-		}
-		memmove(k->out, k->out + n, k->outlen - n);
-		k->outlen -= n;
+	if (rc < 0) {
+		conn_close(c, ci, strerror(-rc));
+		return;
 	}
-	conn_want_write(c, ci, k->outlen > 0);
+	conn_want_write(c, ci, k->out.len > 0);
 }
 
 /* Sends a message (consumed) to connection ci; 0 or -errno. */
 static int
 conn_send(struct ctl *c, int ci, json_t *m)
 {
-	struct ctl_conn *k = &c->conns[ci];
-	size_t len;
-	char *line = ebb_msg_encode(m, &len);
+	int rc = ebb_outq_push(&c->conns[ci].out, m, CTL_OUT_MAX);
 
-	json_decref(m);
-	if (line == NULL)
-		return -EMSGSIZE;
-	if (k->outlen + len > CTL_OUT_MAX) {
-		free(line);
-		conn_close(c, ci, "agent is not reading");
-		return -ENOBUFS;
+	if (rc != 0) {
+		if (rc == -ENOBUFS)
+			conn_close(c, ci, "agent is not reading");
+		return rc;
 	}
-	if (k->outlen + len > k->outcap) {
-		k->outcap = EBB_MAX(k->outcap * 2, k->outlen + len);
-		k->out = ebb_realloc(k->out, k->outcap);
-	}
-	memcpy(k->out + k->outlen, line, len);
-	k->outlen += len;
-	free(line);
 	conn_flush(c, ci);
 	return 0;
 }
@@ -403,9 +382,7 @@ conn_close(struct ctl *c, int ci, const char *why)
 	}
 	k->host = -1;
 	ebb_linebuf_free(&k->in);
-	free(k->out);
-	k->out = NULL;
-	k->outlen = k->outcap = 0;
+	ebb_outq_free(&k->out);
 }
 
 static void

@@ -120,18 +120,6 @@ ctl_power_status(int st, struct ebb_err *err)
 	return -EIO;
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int
 ctl_mac_parse(const char *s, unsigned char mac[6])
 {
@@ -140,7 +128,7 @@ ctl_mac_parse(const char *s, unsigned char mac[6])
 	if (strlen(s) != 17)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+		int hi = ebb_hexval(s[3 * i]), lo = ebb_hexval(s[3 * i + 1]);
 
 		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
 			return -EINVAL;
