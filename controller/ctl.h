@@ -54,6 +54,8 @@ struct ctl_host {
 	int		cores;
 	uint64_t	mem_kb;
 	char		hypervisor[32];
+	char		cpu_vendor[64];
+	json_t		*cpu_flags;	/* array of strings, from hello */
 	/* From the last report. */
 	json_t		*report;	/* the whole message, for the API */
 	double		busy;
@@ -91,6 +93,7 @@ struct ctl_pending {
 	int64_t		decision;
 	int64_t		mig;		/* journal migration id, or 0 */
 	int		vm;		/* or -1 */
+	int		to;		/* migration target, or -1 */
 };
 
 struct ctl_stats {
@@ -180,7 +183,8 @@ int	ctl_host_find(const struct ctl *, const char *name);
 /*
  * An operator's migration: journalled, then sent to the source's agent.
  * Returns the decision id, or -ENOENT (no such VM or host), -EBUSY (the
- * VM is migrating), -EHOSTUNREACH (target not on), -EIO (journal, agent).
+ * VM is migrating), -EHOSTUNREACH (target not on), -EXDEV (the target's
+ * CPU lacks features of the source's), -EIO (journal, agent).
  */
 int	ctl_migrate_manual(struct ctl *, const char *vm, const char *to);
 

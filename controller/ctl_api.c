@@ -177,6 +177,9 @@ api_migrate(struct ctl *c, const struct ebb_http_req *rq,
 		ebb_http_resp_error(rs, 409, "%s is already migrating", vm);
 	else if (rc == -EHOSTUNREACH)
 		ebb_http_resp_error(rs, 409, "%s is not on and reporting", to);
+	else if (rc == -EXDEV)
+		ebb_http_resp_error(rs, 409, "%s's CPU lacks features of the "
+		    "CPU %s runs on", to, vm);
 	else if (rc < 0)
 		ebb_http_resp_error(rs, 503, "%s", strerror(-rc));
 	else

@@ -224,6 +224,15 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 	if ((v = json_object_get(m->obj, "hypervisor")) && json_is_string(v))
 		snprintf(h->hypervisor, sizeof(h->hypervisor), "%s",
 		    json_string_value(v));
+	if ((v = json_object_get(m->obj, "cpu")) && json_is_object(v)) {
+		json_t *vendor = json_object_get(v, "vendor");
+		json_t *flags = json_object_get(v, "flags");
+
+		snprintf(h->cpu_vendor, sizeof(h->cpu_vendor), "%s",
+		    json_is_string(vendor) ? json_string_value(vendor) : "");
+		json_decref(h->cpu_flags);
+		h->cpu_flags = json_is_array(flags) ? json_incref(flags) : NULL;
+	}
 	if (h->state == POL_HOST_POWERING_ON && h->power_decision > 0) {
 		ctl_jnl_power_end(c, h->power_action, true);
 		ctl_jnl_outcome(c, h->power_decision, "done");
@@ -721,6 +730,47 @@ note_why(struct ctl *c, const struct pol_plan *pl, bool window_open)
 }
 
 /*
+ * Whether a VM running on `from` can run on `to`: the same CPU vendor, and
+ * every CPU flag of the source present on the target (a guest may use any
+ * feature it saw at boot).  Hosts that did not say are not trusted.
+ */
+static bool
+cpu_compatible(const struct ctl *c, int from, int to)
+{
+	const struct ctl_host *s = &c->hosts[from], *t = &c->hosts[to];
+	size_t i, j;
+	json_t *f, *g;
+
+	if (!s->cpu_vendor[0] || strcmp(s->cpu_vendor, t->cpu_vendor) != 0)
+		return false;
+	json_array_foreach(s->cpu_flags, i, f) {
+		bool found = false;
+
+		json_array_foreach(t->cpu_flags, j, g)
+			if (json_equal(f, g)) {
+				found = true;
+				break;
+			}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* Migrations in flight from or to host hi. */
+static int
+host_migrations(const struct ctl *c, int hi)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->npending; i++)
+		if (c->pending[i].vm >= 0 && (c->pending[i].host == hi ||
+		    c->pending[i].to == hi))
+			n++;
+	return n;
+}
+
+/*
  * Starts one migration: the decision and the migration are journalled
  * (started) before the command leaves.  Returns the decision id, or
  * -errno when nothing was sent.
@@ -756,7 +806,7 @@ migrate(struct ctl *c, int vi, int from, int to, const char *why)
 		return -EIO;
 	}
 	pending_add(c, (struct ctl_pending){ .host = from, .cmd = cmd,
-	    .decision = d, .mig = mig, .vm = vi });
+	    .decision = d, .mig = mig, .vm = vi, .to = to });
 	v->migrating = true;
 	v->last_move = ebb_monoclock();
 	c->stats.migrations++;
@@ -774,6 +824,8 @@ ctl_migrate_manual(struct ctl *c, const char *vm, const char *to)
 		return -EBUSY;
 	if (c->hosts[ti].state != POL_HOST_ON || c->hosts[ti].conn < 0)
 		return -EHOSTUNREACH;
+	if (!cpu_compatible(c, c->vms[vi].host, ti))
+		return -EXDEV;
 	return (int)migrate(c, vi, c->vms[vi].host, ti, "operator asked");
 }
 
@@ -832,8 +884,18 @@ act(struct ctl *c, const struct pol_plan *pl)
 			struct ctl_vm *v = &c->vms[a->vm];
 
 			if (v->migrating || migrating >= c->cfg.mig_total ||
-			    now - v->last_move < c->cfg.vm_cooldown_s)
+			    now - v->last_move < c->cfg.vm_cooldown_s ||
+			    host_migrations(c, a->from) >= c->cfg.mig_per_host ||
+			    host_migrations(c, a->to) >= c->cfg.mig_per_host)
 				continue;
+			if (!cpu_compatible(c, a->from, a->to)) {
+				snprintf(c->hosts[a->from].why.text,
+				    sizeof(c->hosts[a->from].why.text),
+				    "VM %.64s cannot move to %.64s: its CPU "
+				    "lacks features of this host's", v->id,
+				    c->hosts[a->to].conf.name);
+				continue;
+			}
 			if (c->hosts[a->to].state != POL_HOST_ON)
 				continue;	/* waits for the target's hello */
 			if (migrate(c, a->vm, a->from, a->to,
@@ -1161,8 +1223,10 @@ ctl_fini(struct ctl *c)
 	ctl_api_fini(c);
 	free(c->series.ring);
 	memset(&c->series, 0, sizeof(c->series));
-	for (int hi = 0; hi < c->nhosts; hi++)
+	for (int hi = 0; hi < c->nhosts; hi++) {
 		json_decref(c->hosts[hi].report);
+		json_decref(c->hosts[hi].cpu_flags);
+	}
 	free(c->hosts);
 	free(c->vms);
 	c->hosts = NULL;

@@ -464,6 +464,11 @@ agent_connect(const struct fx *f, struct agent *a, const char *host)
 	json_object_set_new(m, "cores", json_integer(2));
 	json_object_set_new(m, "mem_kb", json_integer(16 * 1024 * 1024));
 	json_object_set_new(m, "hypervisor", json_string("none"));
+	/* Alike CPUs: the controller moves VMs only between compatible
+	 * hosts. */
+	json_object_set_new(m, "cpu", json_pack("{s:s, s:s, s:[s, s]}",
+	    "vendor", "GenuineIntel", "model", "test", "flags", "sse2",
+	    "avx2"));
 	json_object_set_new(m, "interval_s", json_real(0.2));
 	json_object_set_new(m, "vms", json_array());
 	agent_send(a, m);
