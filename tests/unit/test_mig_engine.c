@@ -794,9 +794,15 @@ converge(bool tcp)
 	assert_true(vm->writes > 0);
 	assert_true(m.sst.converged);
 	assert_true(m.sst.rounds >= 2);
-	/* Three quarters of the image are zero: markers, not bytes. */
+	/*
+	 * Three quarters of the image are zero: markers, not bytes.  What
+	 * goes on the wire is the non-zero pages sent (how many are resent
+	 * depends on how fast the machine is against the writer, so that
+	 * count is not fixed) plus a little framing, and nothing for zeros.
+	 */
 	assert_true(m.sst.zero_pages >= vm->npages * 6 / 10);
-	assert_true(m.sst.bytes < vm->size * 4 / 10);
+	assert_true(m.sst.bytes < (m.sst.pages - m.sst.zero_pages) * 4096 *
+	    105 / 100 + MiB);
 	/* Progress was readable throughout, and ends where stats do. */
 	assert_true(w.samples > 0);
 	assert_false(w.backwards);
