@@ -9,21 +9,6 @@
 #include "ebb.h"
 #include "pol_fleet.h"
 
-double
-pol_power_at(const struct pol_power_curve *c, double u)
-{
-	double x;
-	int i;
-
-	if (!(u >= 0.0 && u <= 1.0))
-		return NAN;
-	x = u * 10.0;
-	i = (int)x;		/* x >= 0: truncation is floor */
-	if (i >= 10)
-		return c->w[10];
-	return c->w[i] + (c->w[i + 1] - c->w[i]) * (x - i);
-}
-
 const char *
 pol_host_state_name(enum pol_host_state s)
 {
@@ -249,17 +234,3 @@ pol_host_history(const struct pol_fleet *f, int hi, double *out)
 	return n;
 }
 
-bool
-pol_host_suitable(const struct pol_fleet *f, int hi, int vm)
-{
-	const struct pol_host *h = &f->hosts[hi];
-	const struct pol_vm *v = &f->vms[vm];
-
-	/* A VM not measured yet is admitted at its reserve (its full size). */
-	double want = EBB_MAX(v->req_mips, v->reserve_mips);
-
-	return h->pe_mips >= want / v->pes &&
-	    h->avail_mips >= want &&
-	    h->ram_mb - h->ram_used >= v->ram_use_mb &&
-	    h->bw - h->bw_used >= v->bw_use;
-}

@@ -26,8 +26,24 @@ struct pol_power_curve {
 	double	w[11];
 };
 
-/* Watts at utilization u in [0, 1] (linear between points); NAN outside. */
-double	pol_power_at(const struct pol_power_curve *, double u);
+/*
+ * Watts at utilization u in [0, 1] (linear between points); NAN outside.
+ * Inline: placement asks it for every candidate host of every VM.
+ */
+static inline double
+pol_power_at(const struct pol_power_curve *c, double u)
+{
+	double x;
+	int i;
+
+	if (!(u >= 0.0 && u <= 1.0))
+		return __builtin_nan("");
+	x = u * 10.0;
+	i = (int)x;		/* x >= 0: truncation is floor */
+	if (i >= 10)
+		return c->w[10];
+	return c->w[i] + (c->w[i + 1] - c->w[i]) * (x - i);
+}
 
 /*
  * Host states (docs/architecture.md).  The policy places VMs only on ON
@@ -143,7 +159,23 @@ int	pol_host_history(const struct pol_fleet *, int host, double *out);
 int	pol_host_history_sum(const struct pol_fleet *, int host, double *sum);
 void	pol_host_history_add(const struct pol_fleet *, int host, int vm,
 	    double *sum, int *n);
-/* Whether a VM fits: per-vCPU demand, free MIPS, RAM, bandwidth. */
-bool	pol_host_suitable(const struct pol_fleet *, int host, int vm);
+/*
+ * Whether a VM fits: per-vCPU demand, free MIPS, RAM, bandwidth.  A VM
+ * not measured yet is admitted at its reserve (its full size).  Inline,
+ * for the same reason as pol_power_at.
+ */
+static inline bool
+pol_host_suitable(const struct pol_fleet *f, int hi, int vm)
+{
+	const struct pol_host *h = &f->hosts[hi];
+	const struct pol_vm *v = &f->vms[vm];
+	double want = v->req_mips > v->reserve_mips ? v->req_mips :
+	    v->reserve_mips;
+
+	return h->pe_mips >= want / v->pes &&
+	    h->avail_mips >= want &&
+	    h->ram_mb - h->ram_used >= v->ram_use_mb &&
+	    h->bw - h->bw_used >= v->bw_use;
+}
 
 #endif /* POL_FLEET_H */

@@ -88,13 +88,6 @@ pol_note_name(enum pol_note_kind k)
 	return "invalid";
 }
 
-/* Hosts the policy may place VMs on: running ones, and off ones to wake. */
-static bool
-placeable(const struct pol_host *h)
-{
-	return h->state == POL_HOST_ON || h->state == POL_HOST_OFF;
-}
-
 /*
  * What a round carries besides the fleet: the policy, and each host's draw
  * at its measured utilization, which does not change within a round.
@@ -111,7 +104,41 @@ struct round {
 	double			*hsum;
 	int			*hn;
 	unsigned char		*hok;
+	/*
+	 * What placement reads of every host for every VM, packed together
+	 * so that a scan of ten thousand hosts stays in cache; refreshed
+	 * whenever a host's VMs change.
+	 */
+	struct pol_hot		*hot;
+	int			*kind_of;	/* first host of the same kind */
+	unsigned char		*seen;		/* by kind: met in this scan */
 };
+
+enum {
+	HOT_PLACEABLE = 1,	/* on, or off and wakeable */
+	HOT_IDLE = 2,		/* empty, idle, nothing committed */
+	HOT_EMPTY = 4,		/* no VM listed */
+};
+
+static void
+hot_refresh(const struct round *r, int h)
+{
+	const struct pol_host *H = &r->w->hosts[h];
+	struct pol_hot *t = &r->hot[h];
+
+	t->avail = H->avail_mips;
+	t->ram_free = H->ram_mb - H->ram_used;
+	t->bw_free = H->bw - H->bw_used;
+	t->load = H->load_mips;
+	t->cap = pol_host_mips(H);
+	t->pe_mips = H->pe_mips;
+	t->power = H->power;
+	/* The policy places VMs on running hosts, and on off ones to wake. */
+	t->flags = (H->state == POL_HOST_ON || H->state == POL_HOST_OFF ?
+	    HOT_PLACEABLE : 0) | (H->nslots == 0 ? HOT_EMPTY : 0) |
+	    (H->nslots == 0 && H->util == 0 && H->load_mips == 0 ? HOT_IDLE :
+	    0);
+}
 
 static const double *
 round_hist(const struct round *r, int h, int *n)
@@ -130,6 +157,7 @@ static void
 round_add(const struct round *r, int h, int vm)
 {
 	pol_host_add(r->w, h, vm, false);
+	hot_refresh(r, h);
 	if (r->hok[h])
 		pol_host_history_add(r->w, h, vm,
 		    r->hsum + (size_t)h * POL_HIST_MAX, &r->hn[h]);
@@ -139,6 +167,7 @@ static void
 round_remove(const struct round *r, int h, int vm)
 {
 	pol_host_remove(r->w, h, vm);
+	hot_refresh(r, h);
 	r->hok[h] = 0;
 }
 
@@ -162,21 +191,23 @@ round_overloaded(const struct round *r, int h, int vm)
  * it from being switched off.
  */
 static double
-place_cost(const struct round *r, int h, int vm)
+place_cost(const struct round *r, int h, double req)
 {
-	const struct pol_host *H = &r->w->hosts[h];
-	double after = (H->load_mips + r->w->vms[vm].req_mips) /
-	    pol_host_mips(H);
-	double pa = pol_power_at(H->power, after);
+	const struct pol_hot *t = &r->hot[h];
+	double after = (t->load + req) / t->cap;
+	double pa = pol_power_at(t->power, after);
 
 	if (isnan(pa) || after > r->p->placement.max_util)
 		return NAN;
-	if (r->p->placement.order == POL_ORDER_EFFICIENCY && H->nslots == 0)
+	if (r->p->placement.order == POL_ORDER_EFFICIENCY &&
+	    (t->flags & HOT_EMPTY))
 		return pa;
 	return pa - r->now_w[h];
 }
 
-/* Whether two empty hosts are interchangeable for placement. */
+#define ROUND_KINDS	16	/* host kinds told apart per round */
+
+/* Whether two hosts are interchangeable for placement when idle. */
 static bool
 same_kind(const struct pol_host *a, const struct pol_host *b)
 {
@@ -184,14 +215,6 @@ same_kind(const struct pol_host *a, const struct pol_host *b)
 	    a->pe_mips == b->pe_mips && a->ram_mb == b->ram_mb &&
 	    a->bw == b->bw && a->state == b->state;
 }
-
-static bool
-idle_empty(const struct pol_host *h)
-{
-	return h->nslots == 0 && h->util == 0 && h->load_mips == 0;
-}
-
-#define ROUND_KINDS	16	/* host kinds remembered per search */
 
 /*
  * PABFD's host choice for one VM: among suitable, not excluded hosts, the
@@ -205,37 +228,41 @@ static int
 find_host(const struct round *r, int vm, const unsigned char *excluded)
 {
 	const struct pol_fleet *w = r->w;
-	const struct pol_host *kinds[ROUND_KINDS];
-	int nkinds = 0, pick = -1;
-	double best = DBL_MAX;
+	const struct pol_vm *v = &w->vms[vm];
+	double want = v->req_mips > v->reserve_mips ? v->req_mips :
+	    v->reserve_mips, per = want / v->pes, best = DBL_MAX;
+	int pick = -1, marked[ROUND_KINDS], nmarked = 0;
 
 	for (int h = 0; h < w->nhosts; h++) {
-		const struct pol_host *H = &w->hosts[h];
+		const struct pol_hot *t = &r->hot[h];
 		double cost;
 
-		if (excluded[h] || !placeable(H))
+		if (excluded[h] || !(t->flags & HOT_PLACEABLE))
 			continue;
-		if (idle_empty(H)) {
-			int k;
+		if (t->flags & HOT_IDLE) {
+			int k = r->kind_of[h];
 
-			for (k = 0; k < nkinds; k++)
-				if (same_kind(kinds[k], H))
-					break;
-			if (k < nkinds)
-				continue;
-			if (nkinds < ROUND_KINDS)
-				kinds[nkinds++] = H;
+			if (r->seen[k])
+				continue;	/* an earlier one of its kind */
+			if (nmarked < ROUND_KINDS) {
+				r->seen[k] = 1;
+				marked[nmarked++] = k;
+			}
 		}
-		if (!pol_host_suitable(w, h, vm))
+		/* pol_host_suitable(), on the packed copy. */
+		if (!(t->pe_mips >= per && t->avail >= want &&
+		    t->ram_free >= v->ram_use_mb && t->bw_free >= v->bw_use))
 			continue;
-		cost = place_cost(r, h, vm);
+		cost = place_cost(r, h, v->req_mips);
 		if (isnan(cost) || !(cost < best))
 			continue;
-		if (H->load_mips != 0 && round_overloaded(r, h, vm))
+		if (t->load != 0 && round_overloaded(r, h, vm))
 			continue;
 		best = cost;
 		pick = h;
 	}
+	for (int i = 0; i < nmarked; i++)
+		r->seen[marked[i]] = 0;
 	return pick;
 }
 
@@ -542,6 +569,9 @@ pol_ws_free(struct pol_ws *ws)
 		free(ws->w.hosts[i].slots);
 	free(ws->w.hosts);
 	free(ws->w.vms);
+	free(ws->hot);
+	free(ws->kind_of);
+	free(ws->seen);
 	free(ws->now_w);
 	free(ws->hsum);
 	free(ws->hn);
@@ -605,6 +635,10 @@ round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w,
 	int n = EBB_MAX(w->nhosts, 1);
 
 	if (ws->cround < n) {
+		ws->hot = ebb_reallocarray(ws->hot, n, sizeof(*ws->hot));
+		ws->kind_of = ebb_reallocarray(ws->kind_of, n,
+		    sizeof(*ws->kind_of));
+		ws->seen = ebb_reallocarray(ws->seen, n, 1);
 		ws->now_w = ebb_reallocarray(ws->now_w, n, sizeof(*ws->now_w));
 		ws->hsum = ebb_reallocarray(ws->hsum, (size_t)n * POL_HIST_MAX,
 		    sizeof(*ws->hsum));
@@ -618,10 +652,33 @@ round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w,
 	r->hsum = ws->hsum;
 	r->hn = ws->hn;
 	r->hok = ws->hok;
+	r->hot = ws->hot;
+	r->kind_of = ws->kind_of;
+	r->seen = ws->seen;
 	memset(r->hok, 0, n);
-	for (int h = 0; h < w->nhosts; h++)
+	memset(r->seen, 0, n);
+	for (int h = 0, nk = 0, kinds[ROUND_KINDS]; h < w->nhosts; h++) {
+		int k;
+
 		r->now_w[h] = pol_power_at(w->hosts[h].power,
 		    EBB_MIN(w->hosts[h].util, 1.0));
+		hot_refresh(r, h);
+		/*
+		 * Hosts of one kind, idle and empty, cost the same: only the
+		 * first can win a placement.  Kinds past the first few are
+		 * each host its own, which is merely slower.
+		 */
+		for (k = 0; k < nk; k++)
+			if (same_kind(&w->hosts[kinds[k]], &w->hosts[h]))
+				break;
+		if (k < nk)
+			r->kind_of[h] = kinds[k];
+		else {
+			r->kind_of[h] = h;
+			if (nk < ROUND_KINDS)
+				kinds[nk++] = h;
+		}
+	}
 }
 
 void

@@ -68,6 +68,18 @@ struct pol_plan {
  * working copy of the fleet is not allocated and faulted in each time.
  * Zero it with pol_ws_init; it holds nothing the next round depends on.
  */
+/* A host as placement scans it (pol_plan.c), packed. */
+struct pol_hot {
+	double		 avail;
+	double		 ram_free;
+	double		 bw_free;
+	double		 load;
+	double		 cap;
+	double		 pe_mips;
+	const struct pol_power_curve *power;
+	unsigned	 flags;
+};
+
 struct pol_ws {
 	struct pol_fleet w;
 	int		 chosts;
@@ -77,6 +89,9 @@ struct pol_ws {
 	double		*hsum;
 	int		*hn;
 	unsigned char	*hok;
+	struct pol_hot	*hot;
+	int		*kind_of;
+	unsigned char	*seen;
 };
 
 void	pol_ws_init(struct pol_ws *);
