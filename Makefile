@@ -13,7 +13,7 @@ CTEST_FLAGS = --output-on-failure -j2 --no-tests=error
 MAKEFLAGS  += --no-print-directory
 
 .DEFAULT_GOAL := build
-.PHONY: all deps build test test-asan demo bench bench-agent clean
+.PHONY: all deps build test test-asan demo bench bench-agent fuzz clean
 
 all: build
 
@@ -41,6 +41,9 @@ test-asan: deps
 demo: build
 	sh examples/demo.sh $(BUILD_DIR)
 
+fuzz: deps
+	sh tests/fuzz/run-fuzz.sh
+
 bench-agent: build
 	sh tests/bench/bench-agent.sh $(BUILD_DIR)
 
@@ -53,4 +56,4 @@ bench: build
 	fi
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz

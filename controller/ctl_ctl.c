@@ -203,8 +203,22 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 	struct ctl_host *h;
 	json_t *v;
 
-	if (hi < 0)
+	/* One connection is one host: it cannot say hello as another. */
+	if (c->conns[ci].host >= 0 && c->conns[ci].host != hi) {
+		conn_error(c, ci, m->host, json_object_get(m->obj, "seq"),
+		    "this connection already said hello as another host");
+		conn_close(c, ci, "hello as a second host");
+		return;
+	}
+	if (hi < 0) {
+		/* Hosts not listed are accepted, but not without bound. */
+		if (c->nhosts >= CTL_HOSTS_MAX) {
+			conn_error(c, ci, m->host, NULL, "too many hosts");
+			conn_close(c, ci, "host table full");
+			return;
+		}
 		hi = host_add(c, m->host);
+	}
 	h = &c->hosts[hi];
 	if (h->conn >= 0 && h->conn != ci) {
 		/*
