@@ -18,6 +18,7 @@
 
 #include "agt_agent.h"
 #include "ebb_log.h"
+#include "ebb_loop.h"
 #include "ebb_net.h"
 #include "met_prom.h"
 
@@ -582,22 +583,9 @@ add_fd(struct agt *a, int fd, uint32_t tag)
 	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int
-arm_timer(struct agt *a)
-{
-	struct itimerspec its;
-	double iv = a->cfg.interval_s;
-
-	its.it_interval.tv_sec = (time_t)iv;
-	its.it_interval.tv_nsec = (long)((iv - floor(iv)) * 1e9);
-	its.it_value = its.it_interval;
-	return timerfd_settime(a->tfd, 0, &its, NULL) < 0 ? -errno : 0;
-}
-
 int
 agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
 {
-	sigset_t mask;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -609,30 +597,16 @@ agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
 
 	if ((rc = met_host_open(&a->host, "/proc", err)) != 0)
 		return rc;
-	if ((a->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    (a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
-	    TFD_CLOEXEC)) < 0) {
-		rc = -errno;
-		ebb_err_set(err, "epoll/timerfd: %s", strerror(errno));
-		goto fail;
-	}
-	/* Signals become events: nothing runs in a handler. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if ((a->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-		rc = -errno;
-		ebb_err_set(err, "signalfd: %s", strerror(errno));
-		goto fail;
-	}
-	if ((rc = add_fd(a, a->tfd, TAG_TIMER)) != 0 ||
-	    (rc = add_fd(a, a->sfd, TAG_SIGNAL)) != 0 ||
-	    (rc = arm_timer(a)) != 0) {
-		ebb_err_set(err, "event loop set-up: %s", strerror(-rc));
-		goto fail;
+	{
+		static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+		struct ebb_loop l;
+
+		if ((rc = ebb_loop_open(&l, cfg->interval_s, sigs,
+		    EBB_NITEMS(sigs), TAG_TIMER, TAG_SIGNAL, err)) != 0)
+			goto fail;
+		a->epfd = l.epfd;
+		a->tfd = l.tfd;
+		a->sfd = l.sfd;
 	}
 	if (cfg->metrics_listen[0] != '\0') {
 		char host[EBB_ADDR_MAX];

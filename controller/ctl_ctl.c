@@ -21,6 +21,7 @@
 #include "ctl_jnl.h"
 #include "ctl_web.h"
 #include "ebb_log.h"
+#include "ebb_loop.h"
 #include "ebb_net.h"
 
 #define CTL_OUT_MAX	(8 * 1024 * 1024)
@@ -1151,9 +1152,7 @@ add_fd(struct ctl *c, int fd, uint32_t tag)
 int
 ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 {
-	struct itimerspec its = { 0 };
 	char host[EBB_ADDR_MAX];
-	sigset_t mask;
 	int port, rc;
 
 	memset(c, 0, sizeof(*c));
@@ -1173,33 +1172,16 @@ ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 	}
 	if ((rc = ctl_jnl_open(c, err)) != 0)
 		goto fail;
-	if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    (c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
-	    TFD_CLOEXEC)) < 0) {
-		rc = -errno;
-		ebb_err_set(err, "epoll/timerfd: %s", strerror(errno));
-		goto fail;
-	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if ((c->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-		rc = -errno;
-		ebb_err_set(err, "signalfd: %s", strerror(errno));
-		goto fail;
-	}
-	its.it_interval.tv_sec = (time_t)cfg->interval_s;
-	its.it_interval.tv_nsec = (long)((cfg->interval_s -
-	    floor(cfg->interval_s)) * 1e9);
-	its.it_value = its.it_interval;
-	if (timerfd_settime(c->tfd, 0, &its, NULL) < 0) {
-		rc = -errno;
-		ebb_err_set(err, "timerfd: %s", strerror(errno));
-		goto fail;
+	{
+		static const int sigs[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP };
+		struct ebb_loop l;
+
+		if ((rc = ebb_loop_open(&l, cfg->interval_s, sigs,
+		    EBB_NITEMS(sigs), TAG_TIMER, TAG_SIGNAL, err)) != 0)
+			goto fail;
+		c->epfd = l.epfd;
+		c->tfd = l.tfd;
+		c->sfd = l.sfd;
 	}
 	if ((rc = ebb_hostport(cfg->listen, host, sizeof(host), &port,
 	    err)) != 0)
@@ -1208,9 +1190,7 @@ ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 		rc = c->lfd;
 		goto fail;
 	}
-	if ((rc = add_fd(c, c->tfd, TAG_TIMER)) != 0 ||
-	    (rc = add_fd(c, c->sfd, TAG_SIGNAL)) != 0 ||
-	    (rc = add_fd(c, c->lfd, TAG_LISTEN)) != 0) {
+	if ((rc = add_fd(c, c->lfd, TAG_LISTEN)) != 0) {
 		ebb_err_set(err, "epoll: %s", strerror(-rc));
 		goto fail;
 	}
