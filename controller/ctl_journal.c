@@ -392,6 +392,19 @@ jr_step(struct ctl_journal *j, sqlite3_stmt *st, const char *what,
 }
 
 /*
+ * Steps st unless binding its parameters failed (bound is the binders'
+ * collected SQLite code): every statement here binds, then steps.
+ */
+static int
+jr_bound_step(struct ctl_journal *j, sqlite3_stmt *st, int bound,
+    const char *what, struct ebb_err *err)
+{
+	if (bound != SQLITE_OK)
+		return jr_fail(j, bound, what, err);
+	return jr_step(j, st, what, err);
+}
+
+/*
  * Every use of a cached statement ends here: a statement left unreset
  * keeps its read snapshot open, which stops checkpoints from shrinking
  * the WAL and would show this handle stale data.
@@ -833,8 +846,7 @@ jr_upgrade(struct ctl_journal *j, int64_t v, struct ebb_err *err)
 		return jr_fail(j, rc, what, err);
 	jb_int(st, 1, v + 1, &rc);
 	jb_real(st, 2, ctl_journal_now(), &rc);
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-			     : jr_step(j, st, what, err);
+	rc = jr_bound_step(j, st, rc, what, err);
 	sqlite3_finalize(st);
 	return rc < 0 ? rc : 0;
 }
@@ -1099,8 +1111,7 @@ ctl_journal_set_outcome(struct ctl_journal *j, int64_t id, const char *outcome,
 		return rc;
 	rc = SQLITE_OK;
 	jb_int(get, 1, id, &rc);
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-			     : jr_step(j, get, what, err);
+	rc = jr_bound_step(j, get, rc, what, err);
 	if (rc == 1 &&
 	    (s = (const char *)sqlite3_column_text(get, 0)) != NULL) {
 		same = strcmp(s, outcome) == 0;
@@ -1126,8 +1137,7 @@ ctl_journal_set_outcome(struct ctl_journal *j, int64_t id, const char *outcome,
 	jb_int(set, 1, id, &rc);
 	jb_text(set, 2, outcome, &rc);
 	jb_real(set, 3, ts, &rc);
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-			     : jr_step(j, set, what, err);
+	rc = jr_bound_step(j, set, rc, what, err);
 	jr_reset(set);
 	if (rc < 0)
 		goto fail;
@@ -1269,8 +1279,7 @@ ctl_journal_change(struct ctl_journal *j, const struct ctl_journal_change *c,
 		rc = SQLITE_OK;
 		jb_text(last, 1, kind, &rc);
 		jb_text(last, 2, c->subject, &rc);
-		rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-				     : jr_step(j, last, what, err);
+		rc = jr_bound_step(j, last, rc, what, err);
 		if (rc == 1 && (s = (const char *)sqlite3_column_text(last,
 		    0)) != NULL && strcmp(s, c->from) != 0)
 			rc = jr_err(j, err, -ESTALE, "%s is \"%.60s\" in the"
@@ -1288,8 +1297,7 @@ ctl_journal_change(struct ctl_journal *j, const struct ctl_journal_change *c,
 	jb_text(add, 6, c->why, &rc);
 	if (c->decision > 0)
 		jb_int(add, 7, c->decision, &rc);
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-			     : jr_step(j, add, what, err);
+	rc = jr_bound_step(j, add, rc, what, err);
 	id = sqlite3_last_insert_rowid(j->db);
 	jr_reset(add);
 	if (rc == -ENOENT)
@@ -1485,8 +1493,7 @@ jr_advance(struct ctl_journal *j, const struct jr_machine *m, int64_t id,
 		return rc;
 	rc = SQLITE_OK;
 	jb_int(get, 1, id, &rc);
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-			     : jr_step(j, get, what, err);
+	rc = jr_bound_step(j, get, rc, what, err);
 	cur = -1;
 	if (rc == 1) {
 		const char *s = (const char *)sqlite3_column_text(get, 0);
@@ -1520,8 +1527,7 @@ jr_advance(struct ctl_journal *j, const struct jr_machine *m, int64_t id,
 	jb_opt_real(set, 4, cur != state && state >= m->first_end, ts, &rc);
 	if (m->deadline)
 		jb_opt_real(set, 5, deadline > 0, deadline, &rc);
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-			     : jr_step(j, set, what, err);
+	rc = jr_bound_step(j, set, rc, what, err);
 	jr_reset(set);
 	if (rc < 0)
 		goto fail;
@@ -1577,8 +1583,7 @@ ctl_journal_kv_get(struct ctl_journal *j, const char *key, char **value,
 		return rc;
 	rc = SQLITE_OK;
 	jb_text(st, 1, key, &rc);
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, "get key", err)
-			     : jr_step(j, st, "get key", err);
+	rc = jr_bound_step(j, st, rc, "get key", err);
 	if (rc == 1) {
 		v = (const char *)sqlite3_column_text(st, 0);
 		len = (size_t)sqlite3_column_bytes(st, 0);
@@ -1617,8 +1622,7 @@ jr_kv_write(struct ctl_journal *j, const char *key, bool check,
 	if (check) {
 		rc = SQLITE_OK;
 		jb_text(get, 1, key, &rc);
-		rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-				     : jr_step(j, get, what, err);
+		rc = jr_bound_step(j, get, rc, what, err);
 		if (rc >= 0) {
 			cur = rc == 1 ? (const char *)sqlite3_column_text(get,
 			    0) : NULL;
@@ -1640,8 +1644,7 @@ jr_kv_write(struct ctl_journal *j, const char *key, bool check,
 		jb_text(put, 2, value, &rc);
 		jb_real(put, 3, ts, &rc);
 	}
-	rc = rc != SQLITE_OK ? jr_fail(j, rc, what, err)
-			     : jr_step(j, put, what, err);
+	rc = jr_bound_step(j, put, rc, what, err);
 	jr_reset(put);
 	if (rc < 0)
 		goto fail;
