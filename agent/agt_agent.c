@@ -26,7 +26,7 @@
 #define AGT_OUT_MAX	(4 * 1024 * 1024)
 
 /* epoll tags: which fd an event is for. */
-enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_CTL, TAG_METRICS };
+enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_CTL, TAG_METRICS, TAG_DRIVER };
 
 static void	conn_close(struct agt *, const char *why);
 
@@ -177,7 +177,9 @@ send_hello(struct agt *a)
 	json_object_set_new(m, "power_driver",
 	    json_string(a->cfg.power_driver));
 	json_object_set_new(m, "interval_s", json_real(a->cfg.interval_s));
-	json_object_set_new(m, "vms", json_array());
+	if (a->vms.describe != NULL)
+		json_object_set(m, "migrate", a->vms.describe);
+	json_object_set_new(m, "vms", agt_vms_json(a));
 	ctl_send(a, m);
 }
 
@@ -217,8 +219,9 @@ conn_start(struct agt *a)
 
 /* ---- commands ------------------------------------------------------------- */
 
-static void
-reply(struct agt *a, json_t *cmdseq, bool ok, const char *error)
+void
+agt_reply(struct agt *a, json_t *cmdseq, bool ok, const char *error,
+    json_t *extra)
 {
 	json_t *m = msg(a, "result");
 
@@ -226,6 +229,9 @@ reply(struct agt *a, json_t *cmdseq, bool ok, const char *error)
 	json_object_set_new(m, "ok", json_boolean(ok));
 	if (!ok)
 		json_object_set_new(m, "error", json_string(error));
+	if (extra != NULL) {
+		json_object_set_new(m, "stats", extra);
+	}
 	ctl_send(a, m);
 }
 
@@ -254,20 +260,15 @@ do_command(struct agt *a, const struct ebb_msg *m)
 		return;
 	}
 	if (!json_is_string(op)) {
-		reply(a, cmd, false, "command: \"op\" must be a string");
+		agt_reply(a, cmd, false, "command: \"op\" must be a string",
+		    NULL);
 		return;
 	}
 	o = json_string_value(op);
 	if (strcmp(o, "ping") == 0) {
-		reply(a, cmd, true, NULL);
-	} else if (strcmp(o, "start") == 0 || strcmp(o, "stop") == 0 ||
-	    strcmp(o, "migrate") == 0 || strcmp(o, "accept") == 0) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "%s: no hypervisor driver is "
-		    "configured on this host (hypervisor.driver is \"%s\")", o,
-		    a->cfg.hypervisor);
-		reply(a, cmd, false, why);
+		agt_reply(a, cmd, true, NULL, NULL);
+	} else if (agt_vms_command(a, o, m->obj, cmd)) {
+		/* answered there, now or when the driver is done */
 	} else {
 		char why[128];
 
@@ -280,7 +281,7 @@ do_command(struct agt *a, const struct ebb_msg *m)
 		else
 			snprintf(why, sizeof(why), "unknown op of %zu bytes",
 			    json_string_length(op));
-		reply(a, cmd, false, why);
+		agt_reply(a, cmd, false, why, NULL);
 	}
 }
 
@@ -403,6 +404,8 @@ park_step(struct agt *a, double now, double interval)
 		return;
 	a->stats.park_changes++;
 	a->unparked = d.unparked;
+	if (a->cfg.actuator == AGT_ACT_AFFINITY)
+		agt_vms_repin(a);
 	if (a->cfg.actuator == AGT_ACT_NONE || a->park_broken)
 		return;
 	if (a->cfg.actuator == AGT_ACT_CPUSET || a->cfg.actuator ==
@@ -421,9 +424,9 @@ park_step(struct agt *a, double now, double interval)
 		}
 	}
 	/*
-	 * The affinity actuator confines the VMs' vCPU threads, which the
-	 * hypervisor driver lists; with no driver there is nothing to
-	 * confine, and the decision is reported only.
+	 * The affinity actuator confines the VMs' vCPU threads through the
+	 * hypervisor driver (agt_vms_repin above); with no driver there is
+	 * nothing to confine, and the decision is reported only.
 	 */
 }
 
@@ -491,7 +494,7 @@ send_report(struct agt *a, double interval)
 			json_object_set_new(m, "power", p);
 		}
 	}
-	json_object_set_new(m, "vms", json_array());
+	json_object_set_new(m, "vms", agt_vms_json(a));
 	if (ctl_send(a, m) == 0)
 		a->stats.reports_sent++;
 }
@@ -514,9 +517,18 @@ agt_tick(struct agt *a)
 		a->have_sample = true;
 		return;
 	}
+	agt_vms_sample(a);
 	if (a->cfg.park_enabled)
 		park_step(a, now, interval);
+	a->last_interval = interval;
 	send_report(a, interval);
+}
+
+void
+agt_report_now(struct agt *a)
+{
+	send_report(a, a->last_interval > 0 ? a->last_interval :
+	    a->cfg.interval_s);
 }
 
 /* ---- metrics endpoint ------------------------------------------------------ */
@@ -651,6 +663,14 @@ agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
 		}
 	}
 	read_cpuinfo(a);
+	if ((rc = agt_vms_open(a, err)) != 0)
+		goto fail;
+	if (a->vms.efd >= 0 && (rc = add_fd(a, a->vms.efd, TAG_DRIVER)) != 0) {
+		ebb_err_set(err, "epoll: %s", strerror(-rc));
+		goto fail;
+	}
+	/* The first hello already lists the VMs. */
+	agt_vms_sample(a);
 	if (cfg->controller[0] != '\0')
 		conn_start(a);
 	return 0;
@@ -662,6 +682,7 @@ fail:
 void
 agt_fini(struct agt *a)
 {
+	agt_vms_close(a);
 	if (a->ctl.fd >= 0)
 		close(a->ctl.fd);
 	if (a->mfd >= 0)
@@ -741,6 +762,9 @@ agt_run(struct agt *a)
 				break;
 			case TAG_METRICS:
 				metrics_event(a);
+				break;
+			case TAG_DRIVER:
+				agt_vms_event(a);
 				break;
 			}
 		}

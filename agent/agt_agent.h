@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "agt_config.h"
+#include "agt_vms.h"
 #include "ebb_wire.h"
 #include "met_host.h"
 #include "pwr_actuate.h"
@@ -60,6 +61,7 @@ struct agt {
 	struct met_host		 host;
 	bool			 have_sample;	/* an interval is known */
 	double			 last_sample;	/* monotonic s */
+	double			 last_interval;	/* s, of the last report */
 
 	/* Core parking. */
 	struct pwr_park_state	 park_st;
@@ -69,6 +71,9 @@ struct agt {
 	struct pwr_cgroup	 cg;
 	bool			 cg_open;
 	bool			 park_broken;	/* actuator failed: logged once */
+
+	/* VMs, through the hypervisor driver (none: no VMs). */
+	struct agt_vms		 vms;
 
 	/* Power and temperature (libsensors, else the power model). */
 	struct pwr_sensors	*sensors;
@@ -94,5 +99,13 @@ void	agt_fini(struct agt *);
  * Exposed so tests can drive the agent without waiting for the timer.
  */
 void	agt_tick(struct agt *);
+
+/*
+ * For agt_vms.c: answers command `cmdseq` (extra, if not NULL, is merged
+ * into the result and released), and reports at once, between ticks.
+ */
+void	agt_reply(struct agt *, json_t *cmdseq, bool ok, const char *error,
+	    json_t *extra);
+void	agt_report_now(struct agt *);
 
 #endif /* AGT_AGENT_H */

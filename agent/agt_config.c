@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,6 +24,8 @@ agt_config_defaults(struct agt_config *c)
 	c->reconnect_max_s = 30;
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ebb-agent");
 	snprintf(c->hypervisor, sizeof(c->hypervisor), "none");
+	snprintf(c->hypervisor_conf, sizeof(c->hypervisor_conf),
+	    "{\"driver\":\"none\"}");
 	snprintf(c->vmm_path, sizeof(c->vmm_path), "ebb-vmm");
 	c->park_enabled = true;
 	c->actuator = AGT_ACT_AFFINITY;
@@ -47,22 +50,48 @@ agt_actuator_name(enum agt_actuator a)
 	return "invalid";
 }
 
+/*
+ * The hypervisor section names a driver and carries that driver's own keys,
+ * which the driver checks for type and meaning when it opens; the key names
+ * are checked here so that --check-config catches a typo without touching
+ * a hypervisor.  The section is kept as JSON text for the driver.
+ */
 static int
 parse_hypervisor(struct ebb_jconf *x, json_t *s, struct agt_config *c)
 {
-	static const char *const keys[] = { "driver", "vmm", NULL };
+	static const char *const vmm_keys[] = { "driver", "vmm", NULL };
+	static const char *const libvirt_keys[] = { "driver", "uri",
+		"peer_uri", "migrate_addr", "downtime_ms", "bandwidth_mib",
+		"auto_converge", NULL };
+	const char *const *keys;
+	char *text;
 	int rc;
 
+	if ((rc = ebb_jconf_string(x, s, "driver", "hypervisor.driver",
+	    c->hypervisor, sizeof(c->hypervisor), false)) != 0)
+		return rc;
+	if (strcmp(c->hypervisor, "none") == 0 ||
+	    strcmp(c->hypervisor, "ebb-vmm") == 0)
+		keys = vmm_keys;
+	else if (strcmp(c->hypervisor, "libvirt") == 0)
+		keys = libvirt_keys;
+	else
+		return ebb_jconf_fail(x, "hypervisor.driver", "found \"%s\", "
+		    "allowed one of libvirt, ebb-vmm, none", c->hypervisor);
 	if ((rc = ebb_jconf_keys(x, "hypervisor", s, keys)) != 0 ||
-	    (rc = ebb_jconf_string(x, s, "driver", "hypervisor.driver", c->hypervisor,
-	    sizeof(c->hypervisor), false)) != 0 ||
 	    (rc = ebb_jconf_string(x, s, "vmm", "hypervisor.vmm", c->vmm_path,
 	    sizeof(c->vmm_path), false)) != 0)
 		return rc;
-	if (strcmp(c->hypervisor, "ebb-vmm") != 0 &&
-	    strcmp(c->hypervisor, "none") != 0)
-		return ebb_jconf_fail(x, "hypervisor.driver", "found \"%s\", allowed one "
-		    "of ebb-vmm, none", c->hypervisor);
+	if (strcmp(c->hypervisor, "none") == 0)
+		return 0;	/* no driver, nothing to keep */
+	text = json_dumps(s, JSON_COMPACT);
+	if (text == NULL || strlen(text) >= sizeof(c->hypervisor_conf)) {
+		free(text);
+		return ebb_jconf_fail(x, "hypervisor", "longer than %zu bytes",
+		    sizeof(c->hypervisor_conf) - 1);
+	}
+	snprintf(c->hypervisor_conf, sizeof(c->hypervisor_conf), "%s", text);
+	free(text);
 	return 0;
 }
 
@@ -165,7 +194,8 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 {
 	static const char *const keys[] = { "host", "controller",
 		"interval_s", "reconnect_max_s", "state_dir", "metrics_listen",
-		"hypervisor", "parking", "power", NULL };
+		"hypervisor", "parking", "power", "tls", "insecure_plaintext",
+		NULL };
 	struct ebb_jconf x = { file, err };
 	struct agt_config c = *out;
 	json_t *root, *s;
@@ -200,6 +230,11 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 		    "HOST:PORT or \"\" (off)", c.metrics_listen);
 		goto out;
 	}
+	if ((rc = ebb_jconf_bool(&x, root, "insecure_plaintext",
+	    "insecure_plaintext", &c.insecure_plaintext)) != 0 ||
+	    (rc = ebb_jconf_section(&x, root, "tls", &s)) != 0 ||
+	    (s && (rc = ebb_tls_conf_parse(&x, s, true, &c.tls)) != 0))
+		goto out;
 	if ((rc = ebb_jconf_section(&x, root, "hypervisor", &s)) != 0 ||
 	    (s && (rc = parse_hypervisor(&x, s, &c)) != 0) ||
 	    (rc = ebb_jconf_section(&x, root, "parking", &s)) != 0 ||
@@ -218,4 +253,14 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 out:
 	json_decref(root);
 	return rc;
+}
+
+int
+agt_config_check_tls(const struct agt_config *c, const char *file,
+    struct ebb_err *err)
+{
+	/* Standalone, there is no link to protect. */
+	if (c->controller[0] == '\0')
+		return 0;
+	return ebb_tls_conf_require(&c->tls, c->insecure_plaintext, file, err);
 }

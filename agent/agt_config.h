@@ -10,6 +10,7 @@
 
 #include "ebb.h"
 #include "ebb_net.h"
+#include "ebb_tls.h"
 #include "ebb_wire.h"
 #include "pol_fleet.h"
 #include "pwr_park.h"
@@ -24,12 +25,17 @@ enum agt_actuator {
 struct agt_config {
 	char		host[EBB_HOST_MAX + 1];
 	char		controller[EBB_ADDR_MAX];	/* "" = standalone */
+	struct ebb_tls_conf tls;		/* to the controller; ca ""
+						   = none */
+	bool		insecure_plaintext;	/* no TLS, by name */
 	double		interval_s;
 	double		reconnect_max_s;
 	char		state_dir[PATH_MAX];
 	char		metrics_listen[EBB_ADDR_MAX];	/* "" = off */
 
-	char		hypervisor[32];		/* "ebb-vmm" | "none" */
+	char		hypervisor[32];		/* "libvirt" | "ebb-vmm" | "none" */
+	char		hypervisor_conf[4096];	/* the section, JSON, for
+						   the driver's open() */
 	char		vmm_path[PATH_MAX];
 
 	bool		park_enabled;
@@ -52,6 +58,13 @@ void	agt_config_defaults(struct agt_config *);
  */
 int	agt_config_parse(const char *text, const char *file,
 	    struct agt_config *, struct ebb_err *);
+/*
+ * An agent with a controller talks TLS to it, or plain TCP only when
+ * "insecure_plaintext" says so.  0, or -EINVAL with err saying how to fix
+ * it; `file` names the configuration.
+ */
+int	agt_config_check_tls(const struct agt_config *, const char *file,
+	    struct ebb_err *);
 const char *agt_actuator_name(enum agt_actuator);
 
 #endif /* AGT_CONFIG_H */

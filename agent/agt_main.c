@@ -36,6 +36,8 @@ print_config(const struct agt_config *c)
 	printf("metrics_listen  %s\n", c->metrics_listen[0] ?
 	    c->metrics_listen : "(off)");
 	printf("hypervisor      %s\n", c->hypervisor);
+	if (strcmp(c->hypervisor, "none") != 0)
+		printf("hypervisor_conf %s\n", c->hypervisor_conf);
 	printf("parking         %s, actuator %s, cores %d..%d (0: all), "
 	    "up %.2f/%gs, "
 	    "down %.2f/%gs, headroom %.2f\n", c->park_enabled ? "on" : "off",

@@ -56,6 +56,8 @@ struct ctl_host {
 	char		hypervisor[32];
 	char		cpu_vendor[64];
 	json_t		*cpu_flags;	/* array of strings, from hello */
+	json_t		*migrate;	/* how a source reaches its hypervisor:
+					   {"peer":…,"addr":…}, from hello */
 	/* From the last report. */
 	json_t		*report;	/* the whole message, for the API */
 	double		busy;

@@ -177,6 +177,9 @@ api_migrate(struct ctl *c, const struct ebb_http_req *rq,
 		ebb_http_resp_error(rs, 409, "%s is already migrating", vm);
 	else if (rc == -EHOSTUNREACH)
 		ebb_http_resp_error(rs, 409, "%s is not on and reporting", to);
+	else if (rc == -EPROTOTYPE)
+		ebb_http_resp_error(rs, 409, "%s's hypervisor cannot take a "
+		    "migration from the one %s runs on", to, vm);
 	else if (rc == -EXDEV)
 		ebb_http_resp_error(rs, 409, "%s's CPU lacks features of the "
 		    "CPU %s runs on", to, vm);

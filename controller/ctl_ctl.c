@@ -248,6 +248,10 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 		json_decref(h->cpu_flags);
 		h->cpu_flags = json_is_array(flags) ? json_incref(flags) : NULL;
 	}
+	v = json_object_get(m->obj, "migrate");
+	json_decref(h->migrate);
+	h->migrate = json_is_object(v) && json_is_string(json_object_get(v,
+	    "peer")) ? json_incref(v) : NULL;
 	if (h->state == POL_HOST_POWERING_ON && h->power_decision > 0) {
 		ctl_jnl_power_end(c, h->power_action, true);
 		ctl_jnl_outcome(c, h->power_decision, "done");
@@ -772,6 +776,19 @@ cpu_compatible(const struct ctl *c, int from, int to)
 	return true;
 }
 
+/*
+ * Whether the hypervisors of `from` and `to` can migrate between them: the
+ * same driver, and a target that said how to reach it.
+ */
+static bool
+hv_compatible(const struct ctl *c, int from, int to)
+{
+	const struct ctl_host *s = &c->hosts[from], *t = &c->hosts[to];
+
+	return s->hypervisor[0] && strcmp(s->hypervisor, t->hypervisor) == 0 &&
+	    strcmp(s->hypervisor, "none") != 0 && t->migrate != NULL;
+}
+
 /* Migrations in flight from or to host hi. */
 static int
 host_migrations(const struct ctl *c, int hi)
@@ -795,6 +812,7 @@ migrate(struct ctl *c, int vi, int from, int to, const char *why)
 {
 	struct ctl_vm *v = &c->vms[vi];
 	int64_t d, cmd, mig;
+	json_t *args;
 
 	d = ctl_jnl_decide(c, "migrate", v->id, c->hosts[from].conf.name,
 	    v->id, json_pack("{s:s, s:s, s:s, s:f}", "from",
@@ -813,8 +831,15 @@ migrate(struct ctl *c, int vi, int from, int to, const char *why)
 		ctl_jnl_outcome(c, d, "the journal refused the migration");
 		return -EIO;
 	}
-	cmd = host_command(c, from, "migrate", json_pack("{s:s, s:s}", "vm",
-	    v->id, "to", c->hosts[to].conf.name));
+	args = json_pack("{s:s, s:s}", "vm", v->id, "to",
+	    c->hosts[to].conf.name);
+	/* Where the source's hypervisor sends it, as the target said. */
+	json_object_set(args, "peer", json_object_get(c->hosts[to].migrate,
+	    "peer"));
+	if (json_is_string(json_object_get(c->hosts[to].migrate, "addr")))
+		json_object_set(args, "addr",
+		    json_object_get(c->hosts[to].migrate, "addr"));
+	cmd = host_command(c, from, "migrate", args);
 	if (cmd < 0) {
 		ctl_jnl_migration_end(c, mig, false);
 		ctl_jnl_outcome(c, d, "source agent not connected");
@@ -839,6 +864,8 @@ ctl_migrate_manual(struct ctl *c, const char *vm, const char *to)
 		return -EBUSY;
 	if (c->hosts[ti].state != POL_HOST_ON || c->hosts[ti].conn < 0)
 		return -EHOSTUNREACH;
+	if (!hv_compatible(c, c->vms[vi].host, ti))
+		return -EPROTOTYPE;
 	if (!cpu_compatible(c, c->vms[vi].host, ti))
 		return -EXDEV;
 	return (int)migrate(c, vi, c->vms[vi].host, ti, "operator asked");
@@ -903,6 +930,17 @@ act(struct ctl *c, const struct pol_plan *pl)
 			    host_migrations(c, a->from) >= c->cfg.mig_per_host ||
 			    host_migrations(c, a->to) >= c->cfg.mig_per_host)
 				continue;
+			if (!hv_compatible(c, a->from, a->to)) {
+				snprintf(c->hosts[a->from].why.text,
+				    sizeof(c->hosts[a->from].why.text),
+				    "VM %.64s cannot move to %.64s: their "
+				    "hypervisors cannot migrate between them "
+				    "(%.16s to %.16s)", v->id,
+				    c->hosts[a->to].conf.name,
+				    c->hosts[a->from].hypervisor,
+				    c->hosts[a->to].hypervisor);
+				continue;
+			}
 			if (!cpu_compatible(c, a->from, a->to)) {
 				snprintf(c->hosts[a->from].why.text,
 				    sizeof(c->hosts[a->from].why.text),
@@ -1220,6 +1258,7 @@ ctl_fini(struct ctl *c)
 	for (int hi = 0; hi < c->nhosts; hi++) {
 		json_decref(c->hosts[hi].report);
 		json_decref(c->hosts[hi].cpu_flags);
+		json_decref(c->hosts[hi].migrate);
 	}
 	free(c->hosts);
 	free(c->vms);

@@ -463,7 +463,10 @@ agent_connect(const struct fx *f, struct agent *a, const char *host)
 	json_object_set_new(m, "agent", json_string("test"));
 	json_object_set_new(m, "cores", json_integer(2));
 	json_object_set_new(m, "mem_kb", json_integer(16 * 1024 * 1024));
-	json_object_set_new(m, "hypervisor", json_string("none"));
+	/* A hypervisor that can migrate, and how a source reaches it. */
+	json_object_set_new(m, "hypervisor", json_string("test"));
+	json_object_set_new(m, "migrate", json_pack("{s:s}", "peer",
+	    "test:///fake"));
 	/* Alike CPUs: the controller moves VMs only between compatible
 	 * hosts. */
 	json_object_set_new(m, "cpu", json_pack("{s:s, s:s, s:[s, s]}",
