@@ -10,8 +10,9 @@
  * then drains agt_drv_next_event() and reports at once.
  *
  * Errors are -errno with the driver's own words kept in struct ebb_err:
- * -ENOENT no such VM, -EEXIST already running / already migrating,
- * -ENOTSUP the driver (or its URI) cannot do it, -EBUSY a job is running,
+ * -ENOENT no such VM, -EEXIST already running, -EINVAL not running (or a
+ * bad argument), -ENOTSUP the driver (or its URI) cannot do it, -EBUSY a
+ * job (a migration) is running,
  * -ECONNREFUSED/-EHOSTUNREACH the hypervisor or the peer is away, -EIO
  * anything else.
  *
@@ -77,7 +78,9 @@ struct agt_mig_progress {
 };
 
 enum agt_drv_event_kind {
-	AGT_DRV_CHANGED,	/* VM set or a VM's state changed: report */
+	AGT_DRV_CHANGED,	/* VM set or a VM's state changed: report;
+				   vm "" = anything may have changed (the
+				   hypervisor connection was lost or back) */
 	AGT_DRV_MIG_DONE,	/* an outgoing migration ended */
 };
 

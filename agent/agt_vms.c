@@ -322,7 +322,11 @@ mig_done(struct agt *a, const struct agt_drv_event *ev)
 		json_decref(stats);
 		return;
 	}
-	agt_reply(a, v->mig_cmd, ev->ok, ev->ok ? NULL : ev->error, stats);
+	if (v->mig_cmd != NULL)
+		agt_reply(a, v->mig_cmd, ev->ok, ev->ok ? NULL : ev->error,
+		    stats);
+	else
+		json_decref(stats);	/* asked on a lost connection */
 	json_decref(v->mig_cmd);
 	v->mig_cmd = NULL;
 	v->mig = false;
@@ -353,6 +357,15 @@ agt_vms_event(struct agt *a)
 		if (!vs->vm[i].seen && !vs->vm[i].mig)
 			vm_drop(vs, &vs->vm[i]);
 	agt_report_now(a);
+}
+
+void
+agt_vms_conn_lost(struct agt *a)
+{
+	for (int i = 0; i < a->vms.n; i++) {
+		json_decref(a->vms.vm[i].mig_cmd);
+		a->vms.vm[i].mig_cmd = NULL;
+	}
 }
 
 /* ---- commands ------------------------------------------------------------- */

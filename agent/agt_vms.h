@@ -54,6 +54,12 @@ void	agt_vms_sample(struct agt *);
 void	agt_vms_repin(struct agt *);
 /* The "vms" array of hello and report messages. */
 json_t	*agt_vms_json(const struct agt *);
+/*
+ * The controller connection dropped: results owed on it are void (they
+ * were numbered on that connection); migrations go on, and reports tell
+ * the controller how they ended.
+ */
+void	agt_vms_conn_lost(struct agt *);
 /* Handles a VM command; false if op is not a VM command. */
 bool	agt_vms_command(struct agt *, const char *op, json_t *msg,
 	    json_t *cmd);

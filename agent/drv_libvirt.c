@@ -17,9 +17,13 @@
  * thread-safe.  A connection that libvirt reports closed (libvirtd restarted,
  * keepalive lost) is replaced on the next op, so the agent outlives its
  * libvirtd.
+ *
+ * Events: AGT_DRV_CHANGED names the domain of each lifecycle event, or is
+ * "" for the whole set (the connection was lost, or made again), and a
+ * CHANGED already waiting for that name is not queued twice.
+ * AGT_DRV_MIG_DONE ends each migration that migrate() started, once.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,11 +43,11 @@
 
 #define LV_DEFAULT_URI		"qemu:///system"
 #define LV_URI_MAX		1024
-#define LV_DOWNTIME_MAX_MS	600000		/* 10 min: surely a typo */
-#define LV_BANDWIDTH_MAX	1048576		/* MiB/s: 1 TiB/s */
-#define LV_KEEPALIVE_S		5		/* a probe every 5 s ... */
-#define LV_KEEPALIVE_COUNT	3		/* ... 3 unanswered: dead */
-#define LV_STATS_WAIT_MS	2000		/* for the job-completed event */
+#define LV_DOWNTIME_MAX_MS	600000	/* 10 min: surely a typo */
+#define LV_BANDWIDTH_MAX	1048576	/* MiB/s: 1 TiB/s */
+#define LV_KEEPALIVE_S		5	/* a probe every 5 s ... */
+#define LV_KEEPALIVE_COUNT	3	/* ... 3 unanswered: dead */
+#define LV_STATS_WAIT_MS	2000	/* for the job-completed event */
 #define LV_ABORT_RETRY_MS	1000
 
 /* The stats groups list() asks for. */
@@ -69,8 +73,8 @@ struct lv_mig {
 	int			 nparams;
 	unsigned int		 flags;
 	/* under d->mtx */
-	bool			 done;		/* MIG_DONE is queued */
-	bool			 have_stats;	/* from the job-completed event */
+	bool			 done;		/* MIG_DONE queued */
+	bool			 have_stats;	/* job-completed event came */
 	struct agt_mig_progress	 stats;
 };
 
@@ -81,13 +85,13 @@ struct lv_driver {
 	char			 uri[LV_URI_MAX];
 	char			 peer_uri[LV_URI_MAX];
 	char			 addr[LV_URI_MAX];	/* "" = none */
-	double			 downtime_ms;		/* 0 = libvirt's */
-	uint64_t		 bandwidth_mib;		/* 0 = unlimited */
+	double			 downtime_ms;	/* 0 = libvirt's */
+	uint64_t		 bandwidth_mib;	/* 0 = unlimited */
 	bool			 auto_converge;
 
 	/* The caller's alone. */
 	virConnectPtr		 conn;
-	int			 cb_life;	/* event callback ids, or -1 */
+	int			 cb_life;	/* callback ids, or -1 */
 	int			 cb_job;
 	bool			 cb_close;
 	unsigned int		 stats_flags;
@@ -96,10 +100,10 @@ struct lv_driver {
 
 	/* Shared with the loop and the migration threads. */
 	pthread_mutex_t		 mtx;
-	pthread_cond_t		 cv;		/* stats arrived, or closing */
-	bool			 dead;		/* libvirt closed the connection */
+	pthread_cond_t		 cv;		/* stats came, or closing */
+	bool			 dead;		/* libvirt closed conn */
 	bool			 closing;
-	int			 efd;		/* readable iff head != NULL */
+	int			 efd;		/* readable iff head */
 	struct lv_event		*head;
 	struct lv_event		**tail;
 	struct lv_mig		*migs;
@@ -229,13 +233,13 @@ lv_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
  * same priority.
  */
 static struct {
-	pthread_mutex_t	 life;		/* serializes ref and unref */
-	pthread_mutex_t	 mtx;		/* the rest, with the loop thread */
+	pthread_mutex_t	 life;	/* serializes ref and unref */
+	pthread_mutex_t	 mtx;	/* the rest, with the thread */
 	pthread_cond_t	 cv;
 	int		 users;
 	pthread_t	 thread;
 	int		 timer;
-	bool		 gone;		/* the timer is freed: thread ends */
+	bool		 gone;		/* timer freed: thread ends */
 	uint64_t	 ticks;
 	int		 waiting;	/* lv_loop_sync callers */
 } lv_loop = {
@@ -719,7 +723,8 @@ lv_open(struct agt_driver **dp, const json_t *conf, struct ebb_err *err)
 	}
 	if ((d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		rc = -errno;
-		ebb_err_set(err, "libvirt driver: eventfd: %s", strerror(errno));
+		ebb_err_set(err, "libvirt driver: eventfd: %s",
+		    strerror(errno));
 		goto fail;
 	}
 	/* The loop runs before the connection opens: its keepalive and
@@ -1036,7 +1041,8 @@ lv_stop(struct agt_driver *base, const char *vm, bool force,
 		rc = -EINVAL;
 	} else if (rc > 0) {
 		rc = 0;
-		if ((force ? virDomainDestroy(dom) : virDomainShutdown(dom)) < 0)
+		rc = force ? virDomainDestroy(dom) : virDomainShutdown(dom);
+		if (rc < 0)
 			rc = lv_fail(d, err, -EINVAL, "stop", vm);
 	}
 	virDomainFree(dom);
