@@ -24,6 +24,11 @@
 
 /* Pending output beyond this drops the connection: the peer is stuck. */
 #define AGT_OUT_MAX	(4 * 1024 * 1024)
+/*
+ * A connect or TLS handshake that takes longer is given up and retried:
+ * the controller is wedged, or what answers on its port is not one.
+ */
+#define AGT_CONNECT_TIMEOUT_S	10
 
 /* epoll tags: which fd an event is for. */
 enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_CTL, TAG_METRICS, TAG_DRIVER };
@@ -45,13 +50,15 @@ static void
 ctl_flush(struct agt *a)
 {
 	struct agt_conn *c = &a->ctl;
-	int rc = ebb_outq_flush(&c->out, c->fd);
+	struct ebb_err err;
+	int rc = ebb_outq_send(&c->out, c->fd, c->tls, &err);
 
 	if (rc < 0) {
-		conn_close(a, strerror(-rc));
+		conn_close(a, err.msg);
 		return;
 	}
-	ctl_want_write(a, c->out.len > 0);
+	ctl_want_write(a, c->out.len > 0 || (c->tls != NULL &&
+	    ebb_tls_want_write(c->tls)));
 }
 
 /* Queues one message (consumed) on the controller connection. */
@@ -103,6 +110,9 @@ conn_close(struct agt *a, const char *why)
 {
 	struct agt_conn *c = &a->ctl;
 
+	/* close_notify first, while the socket is still there. */
+	ebb_tls_free(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0) {
 		epoll_ctl(a->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -112,6 +122,7 @@ conn_close(struct agt *a, const char *why)
 		a->stats.disconnects++;
 		ebb_warn("controller %s: connection lost: %s; the VMs keep "
 		    "running, reconnecting", a->cfg.controller, why);
+		agt_vms_conn_lost(a);
 	}
 	ebb_linebuf_free(&c->in);
 	ebb_linebuf_init(&c->in);
@@ -193,7 +204,17 @@ conn_up(struct agt *a)
 	c->seq = 0;
 	c->peer_seen = false;
 	a->stats.connects++;
-	ebb_info("connected to controller %s", a->cfg.controller);
+	if (c->tls != NULL) {
+		struct ebb_tls_peer p;
+		char names[512];
+
+		ebb_tls_peer_get(c->tls, &p);
+		ebb_tls_peer_format(&p, names, sizeof(names));
+		ebb_info("connected to controller %s over TLS (%s)",
+		    a->cfg.controller, names);
+	} else {
+		ebb_info("connected to controller %s", a->cfg.controller);
+	}
 	send_hello(a);
 }
 
@@ -214,7 +235,58 @@ conn_start(struct agt *a)
 	}
 	c->fd = fd;
 	c->st = AGT_CONNECTING;
+	c->deadline = ebb_monoclock() + AGT_CONNECT_TIMEOUT_S;
 	epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The TLS handshake's next step; the hello once it is done. */
+static void
+conn_handshake(struct agt *a)
+{
+	struct agt_conn *c = &a->ctl;
+	struct ebb_err err;
+	int rc = ebb_tls_handshake(c->tls, &err);
+
+	if (rc == -EAGAIN) {
+		ctl_want_write(a, ebb_tls_want_write(c->tls));
+		return;
+	}
+	if (rc != 0) {
+		ebb_warn("controller %s: %s", a->cfg.controller, err.msg);
+		conn_close(a, err.msg);
+		return;
+	}
+	ctl_want_write(a, false);
+	conn_up(a);
+}
+
+/*
+ * What the connection needs from the clock: a reconnect that is due
+ * starts, a connect or handshake past its deadline is given up.  Returns
+ * the milliseconds until the next such moment, or -1 for none.
+ */
+static int
+conn_timer(struct agt *a)
+{
+	struct agt_conn *c = &a->ctl;
+	double now = ebb_monoclock();
+
+	if (a->cfg.controller[0] == '\0')
+		return -1;
+	if (c->st == AGT_DOWN && now >= c->retry_at)
+		conn_start(a);
+	if ((c->st == AGT_CONNECTING || c->st == AGT_HANDSHAKE) &&
+	    now >= c->deadline) {
+		ebb_warn("controller %s: no %s within %d s", a->cfg.controller,
+		    c->st == AGT_CONNECTING ? "connection" : "TLS handshake",
+		    AGT_CONNECT_TIMEOUT_S);
+		conn_close(a, "timed out");
+	}
+	if (c->st == AGT_DOWN)
+		return (int)ceil(EBB_MAX(c->retry_at - now, 0) * 1000);
+	if (c->st == AGT_CONNECTING || c->st == AGT_HANDSHAKE)
+		return (int)ceil(EBB_MAX(c->deadline - now, 0) * 1000);
+	return -1;
 }
 
 /* ---- commands ------------------------------------------------------------- */
@@ -331,6 +403,7 @@ static void
 ctl_event(struct agt *a, uint32_t events)
 {
 	struct agt_conn *c = &a->ctl;
+	struct ebb_err err;
 	const char *line;
 	size_t len;
 	ssize_t n;
@@ -343,24 +416,47 @@ ctl_event(struct agt *a, uint32_t events)
 			conn_close(a, strerror(-rc));
 			return;
 		}
-		ctl_want_write(a, false);
-		conn_up(a);
-		return;
+		if (a->tls == NULL) {
+			ctl_want_write(a, false);
+			conn_up(a);
+			return;
+		}
+		if (ebb_tls_new(&c->tls, a->tls, c->fd, a->tls_name,
+		    &err) != 0) {
+			ebb_warn("controller %s: %s", a->cfg.controller,
+			    err.msg);
+			conn_close(a, err.msg);
+			return;
+		}
+		c->st = AGT_HANDSHAKE;
 	}
-	if (events & EPOLLOUT)
+	if (c->st == AGT_HANDSHAKE) {
+		conn_handshake(a);
+		if (c->st != AGT_UP)
+			return;
+	}
+	if ((events & EPOLLOUT) || c->out.len > 0)
 		ctl_flush(a);
-	if (c->fd < 0 || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	/*
+	 * A TLS read may have stopped for want of writing: any event can be
+	 * the one it waited for.
+	 */
+	if (c->fd < 0 || (c->tls == NULL &&
+	    !(events & (EPOLLIN | EPOLLHUP | EPOLLERR))))
 		return;
 	for (;;) {
-		n = ebb_linebuf_read(&c->in, c->fd);
-		if (n == -EAGAIN)
+		n = ebb_linebuf_recv(&c->in, c->fd, c->tls, &err);
+		if (n == -EAGAIN) {
+			if (c->tls != NULL && ebb_tls_want_write(c->tls))
+				ctl_want_write(a, true);
 			break;
+		}
 		if (n == 0) {
 			conn_close(a, "closed by the controller");
 			return;
 		}
 		if (n < 0) {
-			conn_close(a, strerror((int)-n));
+			conn_close(a, err.msg);
 			return;
 		}
 		while ((rc = ebb_linebuf_next(&c->in, &line, &len)) == 1) {
@@ -430,6 +526,14 @@ park_step(struct agt *a, double now, double interval)
 	 */
 }
 
+static double
+host_busy(const struct agt *a)
+{
+	if (a->cfg.cpu_from_vms)
+		return agt_vms_busy(a);
+	return a->host.cpu.all.valid ? a->host.cpu.all.busy : 0.0;
+}
+
 static json_t *
 report_cpu(const struct agt *a)
 {
@@ -441,7 +545,7 @@ report_cpu(const struct agt *a)
 			json_array_append_new(cores, json_real(c->core[i].valid ?
 			    c->core[i].busy : 0));
 	return json_pack("{s:f, s:o, s:f, s:f}",
-	    "busy", c->all.valid ? c->all.busy : 0.0,
+	    "busy", host_busy(a),
 	    "cores", cores,
 	    "steal", c->all.valid ? met_cpu_frac(&c->all, MET_CPU_STEAL) : 0.0,
 	    "iowait", c->all.valid ? met_cpu_frac(&c->all, MET_CPU_IOWAIT) :
@@ -481,7 +585,7 @@ send_report(struct agt *a, double interval)
 	if (a->sensors != NULL) {
 		struct pwr_sensors_reading rd;
 		struct ebb_err err;
-		double busy = a->host.cpu.all.valid ? a->host.cpu.all.busy : 0;
+		double busy = host_busy(a);
 
 		if (pwr_sensors_read(a->sensors, busy, &rd, &err) == 0 &&
 		    rd.source != PWR_WATTS_NONE) {
@@ -587,6 +691,35 @@ metrics_event(struct agt *a)
 
 /* ---- set-up and the loop ---------------------------------------------------- */
 
+/*
+ * The controller link's TLS context and the name the controller's
+ * certificate must carry, or the loud warning that there is no TLS.
+ */
+static int
+conn_tls_init(struct agt *a, struct ebb_err *err)
+{
+	char host[EBB_ADDR_MAX];
+	int port, rc;
+
+	if ((rc = agt_config_check_tls(&a->cfg, "configuration", err)) != 0)
+		return rc;
+	if (a->cfg.insecure_plaintext) {
+		ebb_warn("INSECURE: \"insecure_plaintext\": true: the link to "
+		    "controller %s is plain TCP, neither encrypted nor "
+		    "authenticated; anyone on the path can read it, and "
+		    "anything on that port can command this host.  For tests "
+		    "only: configure \"tls\" (scripts/ebb-ca)",
+		    a->cfg.controller);
+		return 0;
+	}
+	if ((rc = ebb_hostport(a->cfg.controller, host, sizeof(host), &port,
+	    err)) != 0)
+		return rc;
+	snprintf(a->tls_name, sizeof(a->tls_name), "%s",
+	    a->cfg.tls.server_name[0] ? a->cfg.tls.server_name : host);
+	return ebb_tls_ctx_new(&a->tls, EBB_TLS_CLIENT, &a->cfg.tls, err);
+}
+
 static int
 add_fd(struct agt *a, int fd, uint32_t tag)
 {
@@ -671,8 +804,11 @@ agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
 	}
 	/* The first hello already lists the VMs. */
 	agt_vms_sample(a);
-	if (cfg->controller[0] != '\0')
+	if (cfg->controller[0] != '\0') {
+		if ((rc = conn_tls_init(a, err)) != 0)
+			goto fail;
 		conn_start(a);
+	}
 	return 0;
 fail:
 	agt_fini(a);
@@ -683,6 +819,10 @@ void
 agt_fini(struct agt *a)
 {
 	agt_vms_close(a);
+	ebb_tls_free(a->ctl.tls);
+	a->ctl.tls = NULL;
+	ebb_tls_ctx_free(a->tls);
+	a->tls = NULL;
 	if (a->ctl.fd >= 0)
 		close(a->ctl.fd);
 	if (a->mfd >= 0)
@@ -726,18 +866,9 @@ agt_run(struct agt *a)
 	struct epoll_event evs[16];
 
 	while (!a->quit) {
-		int timeout = -1, n;
+		int n = epoll_wait(a->epfd, evs, EBB_NITEMS(evs),
+		    conn_timer(a));
 
-		if (a->ctl.st == AGT_DOWN && a->cfg.controller[0] != '\0') {
-			double wait = a->ctl.retry_at - ebb_monoclock();
-
-			if (wait <= 0) {
-				conn_start(a);
-				continue;
-			}
-			timeout = (int)ceil(wait * 1000);
-		}
-		n = epoll_wait(a->epfd, evs, EBB_NITEMS(evs), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

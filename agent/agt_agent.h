@@ -23,6 +23,7 @@
 enum agt_conn_state {
 	AGT_DOWN,		/* waiting to reconnect */
 	AGT_CONNECTING,		/* non-blocking connect in flight */
+	AGT_HANDSHAKE,		/* TLS handshake in flight */
 	AGT_UP,			/* hello sent, reports flowing */
 };
 
@@ -30,6 +31,9 @@ enum agt_conn_state {
 struct agt_conn {
 	int			 fd;
 	enum agt_conn_state	 st;
+	struct ebb_tls		*tls;		/* NULL: plain TCP */
+	double			 deadline;	/* connecting or handshaking:
+						   give up then (monotonic s) */
 	struct ebb_linebuf	 in;
 	struct ebb_outq		 out;		/* lines not yet sent */
 	double			 retry_at;	/* monotonic s */
@@ -58,6 +62,9 @@ struct agt {
 	int			 sfd;		/* signals */
 	int			 mfd;		/* metrics listener, or -1 */
 	struct agt_conn		 ctl;
+	struct ebb_tls_ctx	*tls;		/* NULL: insecure_plaintext */
+	char			 tls_name[EBB_ADDR_MAX];	/* the name the
+						   controller's cert carries */
 	struct met_host		 host;
 	bool			 have_sample;	/* an interval is known */
 	double			 last_sample;	/* monotonic s */

@@ -188,6 +188,27 @@ parse_power(struct ebb_jconf *x, json_t *s, struct agt_config *c)
 	return 0;
 }
 
+/*
+ * Where the host's busy fraction comes from: /proc/stat (a real host), or
+ * the sum of its VMs' CPU time (hosts that share one kernel, as the
+ * namespace hosts of a test fleet do: /proc/stat is the machine's).
+ */
+static int
+parse_cpu_source(struct ebb_jconf *x, json_t *root, struct agt_config *c)
+{
+	char src[16] = "";
+	int rc;
+
+	if ((rc = ebb_jconf_string(x, root, "cpu_source", "cpu_source", src,
+	    sizeof(src), false)) != 0 || src[0] == '\0')
+		return rc;
+	if (strcmp(src, "proc") != 0 && strcmp(src, "vms") != 0)
+		return ebb_jconf_fail(x, "cpu_source", "found \"%s\", allowed "
+		    "proc or vms", src);
+	c->cpu_from_vms = strcmp(src, "vms") == 0;
+	return 0;
+}
+
 int
 agt_config_parse(const char *text, const char *file, struct agt_config *out,
     struct ebb_err *err)
@@ -195,7 +216,7 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 	static const char *const keys[] = { "host", "controller",
 		"interval_s", "reconnect_max_s", "state_dir", "metrics_listen",
 		"hypervisor", "parking", "power", "tls", "insecure_plaintext",
-		NULL };
+		"cpu_source", NULL };
 	struct ebb_jconf x = { file, err };
 	struct agt_config c = *out;
 	json_t *root, *s;
@@ -230,6 +251,8 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 		    "HOST:PORT or \"\" (off)", c.metrics_listen);
 		goto out;
 	}
+	if ((rc = parse_cpu_source(&x, root, &c)) != 0)
+		goto out;
 	if ((rc = ebb_jconf_bool(&x, root, "insecure_plaintext",
 	    "insecure_plaintext", &c.insecure_plaintext)) != 0 ||
 	    (rc = ebb_jconf_section(&x, root, "tls", &s)) != 0 ||

@@ -32,6 +32,7 @@ struct agt_config {
 	double		reconnect_max_s;
 	char		state_dir[PATH_MAX];
 	char		metrics_listen[EBB_ADDR_MAX];	/* "" = off */
+	bool		cpu_from_vms;	/* host busy = its VMs' CPU time */
 
 	char		hypervisor[32];		/* "libvirt" | "ebb-vmm" | "none" */
 	char		hypervisor_conf[4096];	/* the section, JSON, for

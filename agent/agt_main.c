@@ -31,6 +31,13 @@ print_config(const struct agt_config *c)
 	printf("host            %s\n", c->host);
 	printf("controller      %s\n", c->controller[0] ? c->controller :
 	    "(standalone)");
+	if (c->tls.ca[0] != '\0')
+		printf("tls             ca %s, cert %s, key %s, server name %s\n",
+		    c->tls.ca, c->tls.cert, c->tls.key, c->tls.server_name[0] ?
+		    c->tls.server_name : "(the controller's host)");
+	else if (c->insecure_plaintext)
+		printf("tls             OFF: insecure_plaintext, no "
+		    "authentication\n");
 	printf("interval_s      %g\n", c->interval_s);
 	printf("state_dir       %s\n", c->state_dir);
 	printf("metrics_listen  %s\n", c->metrics_listen[0] ?
@@ -103,6 +110,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "ebb-agent: %s\n", err.msg);
 			return 2;
 		}
+	}
+	if (agt_config_check_tls(&cfg, file ? file : "(built-in)",
+	    &err) != 0) {
+		fprintf(stderr, "ebb-agent: %s\n", err.msg);
+		return 2;
 	}
 	if (check) {
 		print_config(&cfg);

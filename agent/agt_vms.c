@@ -270,6 +270,18 @@ progress_json(const struct agt_mig_progress *p)
 	    "downtime_ms", p->downtime_ms);
 }
 
+double
+agt_vms_busy(const struct agt *a)
+{
+	double used = 0;
+	int ncpu = a->host.ncpu_online > 0 ? a->host.ncpu_online : 1;
+
+	for (int i = 0; i < a->vms.n; i++)
+		if (a->vms.vm[i].seen)
+			used += a->vms.vm[i].util * a->vms.vm[i].info.vcpus;
+	return fmin(used / ncpu, 1);
+}
+
 json_t *
 agt_vms_json(const struct agt *a)
 {

@@ -52,6 +52,8 @@ void	agt_vms_event(struct agt *);
 void	agt_vms_sample(struct agt *);
 /* The unparked set changed: confine every running VM to it. */
 void	agt_vms_repin(struct agt *);
+/* The host's busy fraction its VMs' CPU time makes, 0..1. */
+double	agt_vms_busy(const struct agt *);
 /* The "vms" array of hello and report messages. */
 json_t	*agt_vms_json(const struct agt *);
 /*

@@ -137,6 +137,23 @@ ebb_sock_port(int fd)
 	return -EAFNOSUPPORT;
 }
 
+void
+ebb_sock_peer(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv,
+	    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(buf, size, "(unknown peer)");
+		return;
+	}
+	snprintf(buf, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    host, serv);
+}
+
 int
 ebb_tcp_connect(const char *addr, int port, struct ebb_err *err)
 {

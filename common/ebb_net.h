@@ -20,6 +20,8 @@ int	ebb_hostport(const char *s, char *host, size_t hostlen, int *port,
 int	ebb_tcp_listen(const char *addr, int port, struct ebb_err *);
 /* The port a socket is bound to, or -errno. */
 int	ebb_sock_port(int fd);
+/* "addr:port" ("[v6]:port") of a connected socket's peer, for logs. */
+void	ebb_sock_peer(int fd, char *buf, size_t size);
 /*
  * Starts a non-blocking connect to addr:port.  Returns the fd (connected
  * or in progress: wait for POLLOUT, then ebb_connect_result), or -errno.

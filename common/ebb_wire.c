@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ebb_tls.h"
 #include "ebb_wire.h"
 
 int
@@ -130,7 +131,8 @@ ebb_linebuf_free(struct ebb_linebuf *b)
 }
 
 ssize_t
-ebb_linebuf_read(struct ebb_linebuf *b, int fd)
+ebb_linebuf_recv(struct ebb_linebuf *b, int fd, struct ebb_tls *tls,
+    struct ebb_err *err)
 {
 	ssize_t n;
 
@@ -150,11 +152,23 @@ ebb_linebuf_read(struct ebb_linebuf *b, int fd)
 		b->buf = ebb_realloc(b->buf, cap);
 		b->cap = cap;
 	}
-	n = read(fd, b->buf + b->len, b->cap - b->len);
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	b->len += n;
+	if (tls != NULL)
+		n = ebb_tls_read(tls, b->buf + b->len, b->cap - b->len, err);
+	else if ((n = read(fd, b->buf + b->len, b->cap - b->len)) < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -EAGAIN;
+		n = -errno;
+		ebb_err_set(err, "%s", strerror(errno));
+	}
+	if (n > 0)
+		b->len += n;
 	return n;
+}
+
+ssize_t
+ebb_linebuf_read(struct ebb_linebuf *b, int fd)
+{
+	return ebb_linebuf_recv(b, fd, NULL, NULL);
 }
 
 int
@@ -200,22 +214,49 @@ ebb_outq_push(struct ebb_outq *q, json_t *m, size_t max)
 }
 
 int
-ebb_outq_flush(struct ebb_outq *q, int fd)
+ebb_outq_send(struct ebb_outq *q, int fd, struct ebb_tls *tls,
+    struct ebb_err *err)
 {
-	while (q->len > 0) {
-		ssize_t n = send(fd, q->buf, q->len, MSG_NOSIGNAL);
+	size_t off = 0;
+	int rc = 0;
 
-		if (n < 0) {
+	/*
+	 * TLS hands over a record (16 KiB) at a time: move what is left
+	 * down once at the end, not after every piece of a 1 MiB line.
+	 */
+	while (off < q->len) {
+		ssize_t n;
+
+		if (tls != NULL) {
+			n = ebb_tls_write(tls, q->buf + off, q->len - off, err);
+		} else if ((n = send(fd, q->buf + off, q->len - off,
+		    MSG_NOSIGNAL)) < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -errno;
+			n = errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN :
+			    -errno;
+			if (n != -EAGAIN)
+				ebb_err_set(err, "%s", strerror(errno));
 		}
-		memmove(q->buf, q->buf + n, q->len - n);
-		q->len -= n;
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		off += (size_t)n;
 	}
-	return 0;
+	if (off > 0) {
+		memmove(q->buf, q->buf + off, q->len - off);
+		q->len -= off;
+	}
+	return rc;
+}
+
+int
+ebb_outq_flush(struct ebb_outq *q, int fd)
+{
+	return ebb_outq_send(q, fd, NULL, NULL);
 }
 
 void

@@ -23,6 +23,8 @@
 
 #include "ebb.h"
 
+struct ebb_tls;
+
 #define EBB_WIRE_VERSION	1
 #define EBB_WIRE_MAX		(1024 * 1024)
 #define EBB_HOST_MAX		255
@@ -71,6 +73,12 @@ void	ebb_linebuf_free(struct ebb_linebuf *);
  */
 ssize_t	ebb_linebuf_read(struct ebb_linebuf *, int fd);
 /*
+ * The same from a connection that may be TLS: through tls when it is not
+ * NULL (ebb_tls.h), else from fd; err says why on another -errno.
+ */
+ssize_t	ebb_linebuf_recv(struct ebb_linebuf *, int fd, struct ebb_tls *tls,
+	    struct ebb_err *);
+/*
  * The next complete line: 1 with *line and *len set (valid until the next
  * call), 0 when none is complete yet, -EMSGSIZE when a line exceeds the
  * limit (the connection should be dropped).
@@ -100,6 +108,13 @@ int	ebb_outq_push(struct ebb_outq *, json_t *msg, size_t max);
  * -errno when the connection is dead.
  */
 int	ebb_outq_flush(struct ebb_outq *, int fd);
+/*
+ * The same to a connection that may be TLS: through tls when it is not
+ * NULL, else to fd.  With TLS, a session that stopped because the socket
+ * was full (ebb_tls_want_write) needs the rest sent when it is writable.
+ */
+int	ebb_outq_send(struct ebb_outq *, int fd, struct ebb_tls *tls,
+	    struct ebb_err *);
 void	ebb_outq_free(struct ebb_outq *);
 
 /* Wall clock in seconds, for "ts". */

@@ -58,6 +58,8 @@ struct ctl_host {
 	json_t		*cpu_flags;	/* array of strings, from hello */
 	json_t		*migrate;	/* how a source reaches its hypervisor:
 					   {"peer":…,"addr":…}, from hello */
+	bool		reported;	/* a report since the last hello: its
+					   VM list is known */
 	/* From the last report. */
 	json_t		*report;	/* the whole message, for the API */
 	double		busy;
@@ -81,6 +83,10 @@ struct ctl_vm {
 struct ctl_conn {
 	int			 fd;
 	int			 host;		/* after hello, else -1 */
+	struct ebb_tls		*tls;		/* NULL: plain TCP */
+	double			 hello_by;	/* no hello by then (monotonic
+						   s): dropped */
+	char			 peer[64];	/* "addr:port", for logs */
 	struct ebb_linebuf	 in;
 	struct ebb_outq		 out;		/* lines not yet sent */
 	uint64_t		 seq;		/* our next seq */
@@ -96,6 +102,8 @@ struct ctl_pending {
 	int64_t		mig;		/* journal migration id, or 0 */
 	int		vm;		/* or -1 */
 	int		to;		/* migration target, or -1 */
+	bool		orphan;		/* the source's connection dropped: the
+					   result will not come, reports tell */
 };
 
 struct ctl_stats {
@@ -105,6 +113,8 @@ struct ctl_stats {
 	uint64_t	power_ons;
 	uint64_t	migrations;
 	uint64_t	bad_messages;
+	uint64_t	refused;	/* connections dropped before hello:
+					   TLS, certificate, timeout */
 	double		last_round_ms;
 };
 
@@ -147,6 +157,9 @@ struct ctl {
 	int			 tfd;
 	int			 sfd;
 	int			 lfd;
+	struct ebb_tls_ctx	*tls;		/* NULL: insecure_plaintext */
+	int			 hfd;		/* timerfd: hello deadlines */
+	bool			 hfd_armed;
 	struct ctl_conn		*conns;
 	int			 nconns;
 	struct ctl_host		*hosts;

@@ -43,6 +43,13 @@ ctl_config_free(struct ctl_config *c)
 	c->nhosts = 0;
 }
 
+int
+ctl_config_check_tls(const struct ctl_config *c, const char *file,
+    struct ebb_err *err)
+{
+	return ebb_tls_conf_require(&c->tls, c->insecure_plaintext, file, err);
+}
+
 bool
 ctl_config_in_window(const struct ctl_config *c, double hour)
 {
@@ -228,7 +235,7 @@ ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
 	static const char *const keys[] = { "listen", "http", "token_file",
 		"policy", "journal", "interval_s", "unknown_after_s",
 		"boot_timeout_s", "dry_run", "min_hosts_on", "window", "limits",
-		"default_host", "hosts", NULL };
+		"default_host", "hosts", "tls", "insecure_plaintext", NULL };
 	static const char *const lkeys[] = { "migrations_total",
 		"migrations_per_host", "vm_cooldown_s", "host_cooldown_s",
 		NULL };
@@ -277,6 +284,11 @@ ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
 		    "HOST:PORT or \"\" (off)", c.http);
 		goto out;
 	}
+	if ((rc = ebb_jconf_bool(&x, root, "insecure_plaintext",
+	    "insecure_plaintext", &c.insecure_plaintext)) != 0 ||
+	    (rc = ebb_jconf_section(&x, root, "tls", &s)) != 0 ||
+	    (s && (rc = ebb_tls_conf_parse(&x, s, false, &c.tls)) != 0))
+		goto out;
 	if ((rc = ebb_jconf_section(&x, root, "window", &s)) != 0 ||
 	    (s && ((rc = ebb_jconf_keys(&x, "window", s, wkeys)) != 0 ||
 	    (rc = parse_hhmm(&x, s, "start", &c.window_start)) != 0 ||

@@ -11,6 +11,7 @@
 #include "ctl_power.h"
 #include "ebb.h"
 #include "ebb_net.h"
+#include "ebb_tls.h"
 #include "ebb_wire.h"
 #include "pol_fleet.h"
 
@@ -28,6 +29,8 @@ struct ctl_host_conf {
 
 struct ctl_config {
 	char		listen[EBB_ADDR_MAX];	/* agents */
+	struct ebb_tls_conf tls;		/* for agents; ca "" = none */
+	bool		insecure_plaintext;	/* no TLS, by name */
 	char		http[EBB_ADDR_MAX];	/* API, "" = off */
 	char		token_file[PATH_MAX];	/* API token for writes */
 	char		policy[PATH_MAX];	/* "" = built-in */
@@ -56,6 +59,13 @@ void	ctl_config_free(struct ctl_config *);
 /* 0, or -EINVAL with err naming the file and key. */
 int	ctl_config_parse(const char *text, const char *file,
 	    struct ctl_config *, struct ebb_err *);
+/*
+ * Agents connect over TLS, or over plain TCP only when
+ * "insecure_plaintext" says so.  0, or -EINVAL with err saying how to fix
+ * it; `file` names the configuration.
+ */
+int	ctl_config_check_tls(const struct ctl_config *, const char *file,
+	    struct ebb_err *);
 /* Whether power actions may run at local time `hour` (0..24). */
 bool	ctl_config_in_window(const struct ctl_config *, double hour);
 

@@ -26,11 +26,18 @@
 
 #define CTL_OUT_MAX	(8 * 1024 * 1024)
 #define CTL_CONNS_MAX	4096
+/*
+ * A peer has this long from connecting to finishing its TLS handshake and
+ * saying hello; one that connects and says nothing would hold a
+ * connection slot (of CTL_CONNS_MAX) for no one.
+ */
+#define CTL_HELLO_TIMEOUT_S	5
 
 enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_LISTEN, TAG_HTTP = CTL_TAG_HTTP,
-	TAG_CONN = 16 };
+	TAG_HELLO, TAG_CONN = 16 };
 
 static void	conn_close(struct ctl *, int ci, const char *why);
+static void	take_vms(struct ctl *, int hi, json_t *vms);
 
 /* ---- host state --------------------------------------------------------- */
 
@@ -127,13 +134,15 @@ static void
 conn_flush(struct ctl *c, int ci)
 {
 	struct ctl_conn *k = &c->conns[ci];
-	int rc = ebb_outq_flush(&k->out, k->fd);
+	struct ebb_err err;
+	int rc = ebb_outq_send(&k->out, k->fd, k->tls, &err);
 
 	if (rc < 0) {
-		conn_close(c, ci, strerror(-rc));
+		conn_close(c, ci, err.msg);
 		return;
 	}
-	conn_want_write(c, ci, k->out.len > 0);
+	conn_want_write(c, ci, k->out.len > 0 || (k->tls != NULL &&
+	    ebb_tls_want_write(k->tls)));
 }
 
 /* Sends a message (consumed) to connection ci; 0 or -errno. */
@@ -252,6 +261,9 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 	json_decref(h->migrate);
 	h->migrate = json_is_object(v) && json_is_string(json_object_get(v,
 	    "peer")) ? json_incref(v) : NULL;
+	/* Until its first report the hello's list is all we know. */
+	take_vms(c, hi, json_object_get(m->obj, "vms"));
+	h->reported = false;
 	if (h->state == POL_HOST_POWERING_ON && h->power_decision > 0) {
 		ctl_jnl_power_end(c, h->power_action, true);
 		ctl_jnl_outcome(c, h->power_decision, "done");
@@ -265,36 +277,110 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 	set_state(c, hi, POL_HOST_ON, "agent said hello", 0);
 }
 
+/*
+ * The commands a host's connection carried die with it: their results were
+ * numbered on that connection.  A migration may still be running in the
+ * hypervisor, so it is neither done nor failed; the next reports say where
+ * the VM is (resolve_orphans).  Until then the VM stays "migrating" and the
+ * journal keeps the migration in flight, so neither host is powered off.
+ */
 static void
-on_report(struct ctl *c, int hi, const struct ebb_msg *m)
+orphan_pending(struct ctl *c, int hi)
+{
+	for (int i = 0; i < c->npending; i++) {
+		struct ctl_pending *p = &c->pending[i];
+
+		if (p->host != hi || p->orphan)
+			continue;
+		p->orphan = true;
+		if (p->vm >= 0)
+			ebb_warn("migration of %s: the source agent %s went "
+			    "away; waiting for reports to say where the VM "
+			    "runs", c->vms[p->vm].id, c->hosts[hi].conf.name);
+	}
+}
+
+static void
+pending_end(struct ctl *c, int i, bool ok, const char *outcome)
+{
+	struct ctl_pending *p = &c->pending[i];
+
+	ctl_jnl_outcome(c, p->decision, outcome);
+	ctl_jnl_migration_end(c, p->mig, ok);
+	if (p->vm >= 0)
+		c->vms[p->vm].migrating = false;
+	*p = c->pending[--c->npending];
+}
+
+/*
+ * After report `rep` from host hi: an orphaned migration is done when the
+ * target reports the VM, failed when the source reports it, not
+ * migrating; an orphaned command without a VM just ends.
+ */
+static void
+resolve_orphans(struct ctl *c, int hi, json_t *rep)
+{
+	for (int i = c->npending - 1; i >= 0; i--) {
+		struct ctl_pending *p = &c->pending[i];
+		json_t *v;
+		size_t k;
+
+		if (!p->orphan || (p->host != hi && p->to != hi))
+			continue;
+		if (p->vm < 0) {
+			if (p->host == hi)
+				pending_end(c, i, false, "in doubt: the agent "
+				    "reconnected before answering");
+			continue;
+		}
+		json_array_foreach(json_object_get(rep, "vms"), k, v) {
+			json_t *id = json_object_get(v, "id");
+
+			if (!json_is_string(id) || strcmp(json_string_value(id),
+			    c->vms[p->vm].id) != 0)
+				continue;
+			if (hi == p->to)
+				pending_end(c, i, true, "done (learned from "
+				    "the target's report)");
+			else if (!json_is_true(json_object_get(v,
+			    "migrating")))
+				pending_end(c, i, false, "failed: the VM is "
+				    "still on its source (learned from its "
+				    "report)");
+			break;
+		}
+	}
+}
+
+/* The VMs a host's hello or report lists: where they run, how busy. */
+static void
+take_vms(struct ctl *c, int hi, json_t *vms)
 {
 	struct ctl_host *h = &c->hosts[hi];
-	json_t *cpu = json_object_get(m->obj, "cpu"), *vms, *v;
+	json_t *v;
 	size_t i;
-
-	h->last_seen = ebb_monoclock();
-	json_decref(h->report);
-	h->report = json_incref(m->obj);
-	if (cpu && (v = json_object_get(cpu, "busy")) && json_is_number(v))
-		h->busy = fmin(fmax(json_number_value(v), 0), 1);
-	if (h->state == POL_HOST_UNKNOWN)
-		set_state(c, hi, POL_HOST_ON, "agent reports again", 0);
 
 	for (int k = 0; k < c->nvms; k++)
 		if (c->vms[k].host == hi)
 			c->vms[k].seen = false;
 	h->nvms = 0;
-	vms = json_object_get(m->obj, "vms");
 	json_array_foreach(vms, i, v) {
 		json_t *id = json_object_get(v, "id");
 		json_t *u = json_object_get(v, "cpu");
 		json_t *n = json_object_get(v, "vcpus");
 		json_t *mem = json_object_get(v, "mem_mb");
+		json_t *st = json_object_get(v, "state");
 		struct ctl_vm *vm;
 		int vi;
 
 		if (!json_is_string(id) || json_string_length(id) == 0 ||
 		    json_string_length(id) >= sizeof(vm->id))
+			continue;
+		/* A domain defined but not running uses nothing here and
+		 * cannot be migrated live: not a VM to place. */
+		if (json_is_string(st) && strcmp(json_string_value(st),
+		    "running") != 0 && strcmp(json_string_value(st),
+		    "paused") != 0)
 			continue;
 		if ((vi = vm_get(c, json_string_value(id))) < 0)
 			continue;
@@ -311,6 +397,25 @@ on_report(struct ctl *c, int hi, const struct ebb_msg *m)
 }
 
 static void
+on_report(struct ctl *c, int hi, const struct ebb_msg *m)
+{
+	struct ctl_host *h = &c->hosts[hi];
+	json_t *cpu = json_object_get(m->obj, "cpu"), *v;
+
+	h->last_seen = ebb_monoclock();
+	json_decref(h->report);
+	h->report = json_incref(m->obj);
+	if (cpu && (v = json_object_get(cpu, "busy")) && json_is_number(v))
+		h->busy = fmin(fmax(json_number_value(v), 0), 1);
+	if (h->state == POL_HOST_UNKNOWN)
+		set_state(c, hi, POL_HOST_ON, "agent reports again", 0);
+
+	take_vms(c, hi, json_object_get(m->obj, "vms"));
+	h->reported = true;
+	resolve_orphans(c, hi, m->obj);
+}
+
+static void
 on_result(struct ctl *c, int hi, const struct ebb_msg *m)
 {
 	json_t *ok = json_object_get(m->obj, "ok");
@@ -321,13 +426,10 @@ on_result(struct ctl *c, int hi, const struct ebb_msg *m)
 	for (int i = 0; i < c->npending; i++) {
 		struct ctl_pending *p = &c->pending[i];
 
-		if (p->host != hi || p->cmd != cmd)
+		if (p->host != hi || p->cmd != cmd || p->orphan)
 			continue;
-		ctl_jnl_outcome(c, p->decision, json_is_true(ok) ? "done" : why);
-		ctl_jnl_migration_end(c, p->mig, json_is_true(ok));
-		if (p->vm >= 0)
-			c->vms[p->vm].migrating = false;
-		*p = c->pending[--c->npending];
+		pending_end(c, i, json_is_true(ok), json_is_true(ok) ? "done" :
+		    why);
 		break;
 	}
 	if (!json_is_true(ok))
@@ -344,6 +446,48 @@ pending_add(struct ctl *c, struct ctl_pending p)
 		    sizeof(*c->pending));
 	}
 	c->pending[c->npending++] = p;
+}
+
+/*
+ * Drops a connection that has not said hello (or whose hello was
+ * refused), saying why: the first ones, then one in a thousand, as a
+ * scanner or a misconfigured fleet must not fill the disk.
+ */
+static void
+conn_refuse(struct ctl *c, int ci, const char *why)
+{
+	uint64_t n = ++c->stats.refused;
+
+	if (n <= 20 || n % 1000 == 0)
+		ebb_warn("agent connection from %s refused (%llu so far): %s",
+		    c->conns[ci].peer, (unsigned long long)n, why);
+	conn_close(c, ci, why);
+}
+
+/*
+ * Whether connection ci may say hello as m's host.  With TLS the agent's
+ * certificate must name that host (its CN or a DNS SAN, exactly), so that
+ * one host's certificate cannot pose as another host; if it does not, the
+ * hello is answered with an error and the connection dropped.
+ */
+static bool
+conn_may_be(struct ctl *c, int ci, const struct ebb_msg *m)
+{
+	struct ctl_conn *k = &c->conns[ci];
+	struct ebb_tls_peer p;
+	char names[512], why[1024];
+
+	if (k->tls == NULL)
+		return true;
+	if (ebb_tls_peer_get(k->tls, &p) == 0 && ebb_tls_peer_is(&p, m->host))
+		return true;
+	ebb_tls_peer_format(&p, names, sizeof(names));
+	snprintf(why, sizeof(why), "hello as host \"%s\" refused: the "
+	    "agent's certificate (%s) does not name it", m->host, names);
+	conn_error(c, ci, m->host, json_object_get(m->obj, "seq"), why);
+	if (c->conns[ci].fd >= 0)
+		conn_refuse(c, ci, why);
+	return false;
 }
 
 static void
@@ -365,7 +509,8 @@ handle_line(struct ctl *c, int ci, const char *line, size_t len)
 	k->peer_seen = true;
 	k->peer_seq = m.seq;
 	if (strcmp(m.type, "hello") == 0) {
-		on_hello(c, ci, &m);
+		if (conn_may_be(c, ci, &m))
+			on_hello(c, ci, &m);
 		goto out;
 	}
 	if (k->host < 0) {
@@ -400,6 +545,9 @@ conn_close(struct ctl *c, int ci, const char *why)
 
 	if (k->fd < 0)
 		return;
+	/* close_notify first, while the socket is still there. */
+	ebb_tls_free(k->tls);
+	k->tls = NULL;
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, k->fd, NULL);
 	close(k->fd);
 	k->fd = -1;
@@ -407,32 +555,69 @@ conn_close(struct ctl *c, int ci, const char *why)
 		c->hosts[k->host].conn = -1;
 		ebb_info("agent %s disconnected: %s",
 		    c->hosts[k->host].conf.name, why);
+		orphan_pending(c, k->host);
 	}
 	k->host = -1;
 	ebb_linebuf_free(&k->in);
 	ebb_outq_free(&k->out);
 }
 
+/* The TLS handshake's next step on connection ci. */
+static void
+conn_handshake(struct ctl *c, int ci)
+{
+	struct ctl_conn *k = &c->conns[ci];
+	struct ebb_tls_peer p;
+	struct ebb_err err;
+	char names[512];
+	int rc = ebb_tls_handshake(k->tls, &err);
+
+	if (rc == -EAGAIN) {
+		conn_want_write(c, ci, ebb_tls_want_write(k->tls));
+		return;
+	}
+	if (rc != 0) {
+		conn_refuse(c, ci, err.msg);
+		return;
+	}
+	conn_want_write(c, ci, false);
+	ebb_tls_peer_get(k->tls, &p);
+	ebb_tls_peer_format(&p, names, sizeof(names));
+	ebb_debug("agent connection from %s: TLS up, certificate %s", k->peer,
+	    names);
+}
+
 static void
 conn_event(struct ctl *c, int ci, uint32_t events)
 {
 	struct ctl_conn *k = &c->conns[ci];
+	struct ebb_err err;
 	const char *line;
 	size_t len;
 	ssize_t n;
 	int rc;
 
-	if (events & EPOLLOUT)
+	if (k->tls != NULL && !ebb_tls_done(k->tls)) {
+		conn_handshake(c, ci);
+		/* Done, the hello may already wait in OpenSSL's buffer. */
+		if (k->fd < 0 || !ebb_tls_done(k->tls))
+			return;
+	}
+	if ((events & EPOLLOUT) || k->out.len > 0)
 		conn_flush(c, ci);
-	if (k->fd < 0 || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	/* A TLS read may have stopped for want of writing. */
+	if (k->fd < 0 || (k->tls == NULL &&
+	    !(events & (EPOLLIN | EPOLLHUP | EPOLLERR))))
 		return;
 	for (;;) {
-		n = ebb_linebuf_read(&k->in, k->fd);
-		if (n == -EAGAIN)
+		n = ebb_linebuf_recv(&k->in, k->fd, k->tls, &err);
+		if (n == -EAGAIN) {
+			if (k->tls != NULL && ebb_tls_want_write(k->tls))
+				conn_want_write(c, ci, true);
 			return;
+		}
 		if (n <= 0) {
-			conn_close(c, ci, n == 0 ? "closed" :
-			    strerror((int)-n));
+			conn_close(c, ci, n == 0 ? "closed" : err.msg);
 			return;
 		}
 		while ((rc = ebb_linebuf_next(&k->in, &line, &len)) == 1) {
@@ -447,13 +632,60 @@ conn_event(struct ctl *c, int ci, uint32_t events)
 	}
 }
 
+/* Sets the hello timer to fire at monotonic time `at`. */
+static void
+hello_timer_arm(struct ctl *c, double at)
+{
+	double d = EBB_MAX(at - ebb_monoclock(), 0.001);
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)d,
+		.tv_nsec = (long)((d - (double)(time_t)d) * 1e9) } };
+
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	c->hfd_armed = timerfd_settime(c->hfd, 0, &its, NULL) == 0;
+}
+
+/*
+ * Drops the connections that have not said hello in time, and sets the
+ * timer for the next deadline, if any connection still waits.
+ */
+static void
+hello_timer_event(struct ctl *c)
+{
+	double now = ebb_monoclock(), next = 0;
+	uint64_t ticks;
+
+	if (read(c->hfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		ebb_warn("hello timer: %s", strerror(errno));
+	c->hfd_armed = false;
+	for (int ci = 0; ci < c->nconns; ci++) {
+		struct ctl_conn *k = &c->conns[ci];
+		char why[96];
+
+		if (k->fd < 0 || k->host >= 0)
+			continue;
+		if (now >= k->hello_by) {
+			snprintf(why, sizeof(why), "no %s within %d s",
+			    k->tls != NULL && !ebb_tls_done(k->tls) ?
+			    "TLS handshake" : "hello", CTL_HELLO_TIMEOUT_S);
+			conn_refuse(c, ci, why);
+		} else if (next == 0 || k->hello_by < next) {
+			next = k->hello_by;
+		}
+	}
+	if (next > 0)
+		hello_timer_arm(c, next);
+}
+
 static void
 accept_event(struct ctl *c)
 {
+	struct ebb_err err;
 	int fd;
 
 	while ((fd = ebb_accept(c->lfd)) >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN };
+		struct ctl_conn *k;
 		int ci;
 
 		for (ci = 0; ci < c->nconns; ci++)
@@ -468,10 +700,25 @@ accept_event(struct ctl *c)
 			c->conns = ebb_reallocarray(c->conns, ++c->nconns,
 			    sizeof(*c->conns));
 		}
-		memset(&c->conns[ci], 0, sizeof(c->conns[ci]));
-		c->conns[ci].fd = fd;
-		c->conns[ci].host = -1;
-		ebb_linebuf_init(&c->conns[ci].in);
+		k = &c->conns[ci];
+		memset(k, 0, sizeof(*k));
+		k->fd = fd;
+		k->host = -1;
+		ebb_sock_peer(fd, k->peer, sizeof(k->peer));
+		ebb_linebuf_init(&k->in);
+		/* The server waits for the ClientHello: no step yet. */
+		if (c->tls != NULL && ebb_tls_new(&k->tls, c->tls, fd, NULL,
+		    &err) != 0) {
+			ebb_warn("agent connection from %s: %s", k->peer,
+			    err.msg);
+			close(fd);
+			k->fd = -1;
+			continue;
+		}
+		k->hello_by = ebb_monoclock() + CTL_HELLO_TIMEOUT_S;
+		/* Deadlines come in order: an armed timer fires first. */
+		if (!c->hfd_armed)
+			hello_timer_arm(c, k->hello_by);
 		ev.data.u32 = TAG_CONN + ci;
 		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
 	}
@@ -898,7 +1145,8 @@ act(struct ctl *c, const struct pol_plan *pl)
 			 * here again, whatever the plan says.
 			 */
 			if (!window || h->state != POL_HOST_ON || h->nvms > 0 ||
-			    h->conf.reserve || h->conf.maintenance ||
+			    !h->reported || h->conf.reserve ||
+			    h->conf.maintenance ||
 			    on <= c->cfg.min_hosts_on)
 				continue;
 			if (now < h->power_cooldown) {
@@ -1187,6 +1435,28 @@ add_fd(struct ctl *c, int fd, uint32_t tag)
 	return epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/*
+ * The agents' TLS context, or the loud warning that agents connect
+ * without TLS.
+ */
+static int
+conn_tls_init(struct ctl *c, struct ebb_err *err)
+{
+	int rc;
+
+	if ((rc = ctl_config_check_tls(&c->cfg, "configuration", err)) != 0)
+		return rc;
+	if (c->cfg.insecure_plaintext) {
+		ebb_warn("INSECURE: \"insecure_plaintext\": true: agents "
+		    "connect to %s over plain TCP, neither encrypted nor "
+		    "authenticated; anything that reaches that port can say "
+		    "hello as any host and report what it likes.  For tests "
+		    "only: configure \"tls\" (scripts/ebb-ca)", c->cfg.listen);
+		return 0;
+	}
+	return ebb_tls_ctx_new(&c->tls, EBB_TLS_SERVER, &c->cfg.tls, err);
+}
+
 int
 ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 {
@@ -1196,7 +1466,7 @@ ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 	memset(c, 0, sizeof(*c));
 	c->cfg = *cfg;
 	c->cfg.hosts = NULL;
-	c->epfd = c->tfd = c->sfd = c->lfd = -1;
+	c->epfd = c->tfd = c->sfd = c->lfd = c->hfd = -1;
 	if ((rc = ctl_policy_load(cfg, &c->policy, err)) != 0)
 		return rc;
 	ebb_rand_seed(&c->rng, c->policy.selection.seed);
@@ -1208,7 +1478,8 @@ ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 		if (cfg->hosts[i].maintenance)
 			c->hosts[hi].state = POL_HOST_MAINTENANCE;
 	}
-	if ((rc = ctl_jnl_open(c, err)) != 0)
+	if ((rc = conn_tls_init(c, err)) != 0 ||
+	    (rc = ctl_jnl_open(c, err)) != 0)
 		goto fail;
 	{
 		static const int sigs[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP };
@@ -1220,6 +1491,12 @@ ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 		c->epfd = l.epfd;
 		c->tfd = l.tfd;
 		c->sfd = l.sfd;
+	}
+	c->hfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->hfd < 0 || (rc = add_fd(c, c->hfd, TAG_HELLO)) != 0) {
+		rc = c->hfd < 0 ? -errno : rc;
+		ebb_err_set(err, "hello timer: %s", strerror(-rc));
+		goto fail;
 	}
 	if ((rc = ebb_hostport(cfg->listen, host, sizeof(host), &port,
 	    err)) != 0)
@@ -1248,6 +1525,11 @@ ctl_fini(struct ctl *c)
 	free(c->conns);
 	c->conns = NULL;
 	c->nconns = 0;
+	ebb_tls_ctx_free(c->tls);
+	c->tls = NULL;
+	if (c->hfd >= 0)
+		close(c->hfd);
+	c->hfd = -1;
 	free(c->pending);
 	c->pending = NULL;
 	c->npending = c->cpending = 0;
@@ -1326,6 +1608,8 @@ ctl_run(struct ctl *c)
 				accept_event(c);
 			} else if (tag == TAG_HTTP) {
 				ctl_api_event(c);
+			} else if (tag == TAG_HELLO) {
+				hello_timer_event(c);
 			} else if (tag >= TAG_CONN &&
 			    (int)(tag - TAG_CONN) < c->nconns &&
 			    c->conns[tag - TAG_CONN].fd >= 0) {

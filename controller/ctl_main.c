@@ -80,6 +80,12 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (ctl_config_check_tls(&cfg, file ? file : "(built-in)",
+	    &err) != 0) {
+		fprintf(stderr, "ebb-controller: %s\n", err.msg);
+		ctl_config_free(&cfg);
+		return 2;
+	}
 	if (ctl_policy_load(&cfg, NULL, &err) != 0) {
 		fprintf(stderr, "ebb-controller: %s\n", err.msg);
 		ctl_config_free(&cfg);

@@ -6,7 +6,8 @@
 #  (a) ebb-agent, interval_s 1, hypervisor "none" (no /dev/kvm here, so no
 #      VMs: the line says "vms":0), parking decided but not applied
 #      (actuator "none"), reporting to a controller sink (bench_agent_sink
-#      sink: accepts the connection, reads and counts the JSON lines) and
+#      sink: accepts the connection, reads and counts the JSON lines, in
+#      plain TCP: "insecure_plaintext", so TLS is not in the figures) and
 #      with its metrics_listen scraped every second;
 #  (b) collectd -f, Interval 1, plugins cpu (per core), load, memory and
 #      csv (into the temporary directory);
@@ -318,6 +319,7 @@ if wait_file "$TMP/agent/ctl.port"; then
 {
   "host": "bench",
   "controller": "127.0.0.1:$CTL_PORT",
+  "insecure_plaintext": true,
   "interval_s": 1,
   "state_dir": "$TMP/agent",
   "metrics_listen": "127.0.0.1:$MPORT",
@@ -486,6 +488,7 @@ if wait_file "$D/ctl.port"; then
 {
   "host": "bench",
   "controller": "127.0.0.1:$(cat "$D/ctl.port")",
+  "insecure_plaintext": true,
   "interval_s": $REACT_INTERVAL,
   "state_dir": "$D",
   "metrics_listen": "",

@@ -7,7 +7,9 @@
 # minimum of hosts on, no host cooldown, journal in a temporary folder,
 # examples/policies/default.json) and four agents (interval 0.3 s,
 # hypervisor "none", parking actuator "none": nothing on this machine is
-# touched) on 127.0.0.1:
+# touched) on 127.0.0.1, over TLS with certificates that scripts/ebb-ca
+# makes in the temporary folder (the controller's names 127.0.0.1, which
+# the agents dial):
 #   h1  power driver "command": off kills h1's agent by its pidfile, on
 #       starts it again in the background; both log to h1.power
 #   h2  reserve, no power driver
@@ -61,6 +63,8 @@ for f in "$EBB" "$CTL" "$AGT"; do
 done
 [ -r "$POLICY" ] || { echo "FAIL: $POLICY is missing" >&2; exit 1; }
 [ -r /proc/uptime ] || { echo "SKIP: needs /proc (Linux)"; exit 77; }
+command -v openssl >/dev/null 2>&1 ||
+	{ echo "SKIP: needs the openssl command (scripts/ebb-ca)"; exit 77; }
 
 unset EBB_TOKEN EBB_TOKEN_FILE EBB_CONTROLLER
 LC_ALL=C
@@ -197,6 +201,12 @@ count_lines() {
 
 # ---- configuration ----------------------------------------------------------
 
+CA="$T/ca"
+{ sh "$EBB_SRC/scripts/ebb-ca" init "$CA" &&
+    sh "$EBB_SRC/scripts/ebb-ca" host "$CA" h1 h2 h3 h4 &&
+    sh "$EBB_SRC/scripts/ebb-ca" controller "$CA" ctl.test 127.0.0.1; } \
+    > "$T/ebb-ca.log" 2>&1 || die "ebb-ca: $(cat "$T/ebb-ca.log")"
+
 printf 'ebb-test-token-0123456789abcdef\n' > "$T/token"
 printf 'this-is-the-wrong-token-0123\n' > "$T/wrong-token"
 chmod 600 "$T/token" "$T/wrong-token"
@@ -210,6 +220,8 @@ write_configs() {
 	cat > "$T/controller.json" <<EOF
 {
   "listen": "127.0.0.1:$AGENT_PORT",
+  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/controller.crt",
+           "key": "$CA/controller.key" },
   "http": "127.0.0.1:$HTTP_PORT",
   "token_file": "$T/token",
   "policy": "$POLICY",
@@ -236,6 +248,7 @@ EOF
 {
   "host": "$h",
   "controller": "127.0.0.1:$AGENT_PORT",
+  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/$h.crt", "key": "$CA/$h.key" },
   "interval_s": 0.3,
   "reconnect_max_s": 0.5,
   "state_dir": "$T/state-$h",
@@ -320,6 +333,10 @@ all_listed() {
 	done
 }
 wait_until 5 all_listed || fail "ebb hosts --json does not list h1..h4"
+grep -q "INSECURE" "$CTL_LOG" "$T"/h?.log &&
+	fail "a daemon runs without TLS: $(grep -h INSECURE "$CTL_LOG" "$T"/h?.log)"
+grep -q "agent connection from .* refused" "$CTL_LOG" &&
+	fail "the controller refused an agent: $(grep refused "$CTL_LOG")"
 e hosts --json > "$T/hosts.json" || fail "ebb hosts --json failed"
 is_json "$T/hosts.json" || fail "ebb hosts --json is not JSON"
 ok "hosts listed"

@@ -9,8 +9,11 @@
  * one of the allowed words is refused with its key path; the cross-field
  * check of the parking parameters (pwr_park_params_check); HOST:PORT of
  * controller and metrics_listen; the cpuset actuator needs its cgroup;
- * malformed JSON and duplicate keys are reported at line:column; and on
- * any error the caller's struct is left exactly as it was.
+ * malformed JSON and duplicate keys are reported at line:column; on any
+ * error the caller's struct is left exactly as it was; the "tls" section
+ * (ca, cert, key required, server_name optional) and
+ * agt_config_check_tls(): with a controller, TLS or "insecure_plaintext",
+ * never neither, never both; standalone, neither is needed.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -336,6 +339,64 @@ test_example_file(void **state)
 	assert_true(c.park.headroom == 0.25);
 	assert_true(c.has_power_model);
 	assert_true(c.power_model.w[10] == 117);
+	assert_string_equal(c.tls.ca, "/etc/ebb/ca.crt");
+	assert_string_equal(c.tls.cert, "/etc/ebb/host1.crt");
+	assert_string_equal(c.tls.key, "/etc/ebb/host1.key");
+	assert_false(c.insecure_plaintext);
+	assert_int_equal(agt_config_check_tls(&c, path, &err), 0);
+}
+
+/* ---- TLS to the controller ---------------------------------------------- */
+
+static void
+test_tls(void **state)
+{
+	struct agt_config c;
+	struct ebb_err err = { "" };
+
+	(void)state;
+	/* Standalone (the built-in configuration) needs no TLS. */
+	agt_config_defaults(&c);
+	assert_string_equal(c.tls.ca, "");
+	assert_int_equal(agt_config_check_tls(&c, FILE_NAME, &err), 0);
+
+	/* A controller without TLS or insecure_plaintext: refused. */
+	parse_ok("{\"controller\": \"ctl:7400\"}", &c);
+	assert_int_equal(agt_config_check_tls(&c, FILE_NAME, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, FILE_NAME ": no \"tls\" section"));
+	assert_non_null(strstr(err.msg, "\"insecure_plaintext\": true"));
+
+	parse_ok("{\"controller\": \"ctl:7400\", \"tls\": {\"ca\": \"/e/ca\","
+	    " \"cert\": \"/e/h.crt\", \"key\": \"/e/h.key\", "
+	    "\"server_name\": \"ctl.example\"}}", &c);
+	assert_string_equal(c.tls.ca, "/e/ca");
+	assert_string_equal(c.tls.cert, "/e/h.crt");
+	assert_string_equal(c.tls.key, "/e/h.key");
+	assert_string_equal(c.tls.server_name, "ctl.example");
+	assert_int_equal(agt_config_check_tls(&c, FILE_NAME, &err), 0);
+
+	parse_ok("{\"controller\": \"ctl:7400\", \"insecure_plaintext\": "
+	    "true}", &c);
+	assert_true(c.insecure_plaintext);
+	assert_int_equal(agt_config_check_tls(&c, FILE_NAME, &err), 0);
+
+	parse_ok("{\"controller\": \"ctl:7400\", \"insecure_plaintext\": "
+	    "true, \"tls\": {\"ca\": \"/a\", \"cert\": \"/b\", \"key\": "
+	    "\"/c\"}}", &c);
+	assert_int_equal(agt_config_check_tls(&c, FILE_NAME, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "exclude each other"));
+
+	expect_bad("{\"tls\": {\"ca\": \"/a\", \"key\": \"/c\"}}", "tls",
+	    "needs \"ca\", \"cert\" and \"key\"", NULL);
+	expect_bad("{\"tls\": {\"ca\": \"/a\", \"cert\": \"/b\", \"key\": "
+	    "\"/c\", \"sni\": \"x\"}}", "tls: unknown key \"sni\"",
+	    "allowed: ca, cert, key, server_name", NULL);
+	expect_bad("{\"tls\": [1]}", "tls", NULL);
+	expect_bad("{\"tls\": {\"ca\": \"/a\", \"cert\": \"/b\", \"key\": "
+	    "\"/c\", \"server_name\": \"\"}}", "tls.server_name: must not "
+	    "be empty", NULL);
+	expect_bad("{\"insecure_plaintext\": \"yes\"}", "insecure_plaintext",
+	    "found a string", NULL);
 }
 
 /* ---- bad texts ------------------------------------------------------------ */
@@ -664,6 +725,7 @@ main(void)
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_boundaries_accepted),
 		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_bad_words_and_strings),

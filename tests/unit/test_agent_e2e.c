@@ -270,9 +270,11 @@ write_file(const char *path, const char *text)
 }
 
 /*
- * The agent's configuration: this test as controller, interval 0.2 s,
- * reconnect at most 1 s, actuator "none".  metrics: "" for none;
- * parking: the parking object, NULL for one that only reports.
+ * The agent's configuration: this test as controller, over plain TCP
+ * ("insecure_plaintext": the TLS layer has its own tests, test_tls and
+ * security/test-tls), interval 0.2 s, reconnect at most 1 s, actuator
+ * "none".  metrics: "" for none; parking: the parking object, NULL for
+ * one that only reports.
  */
 static void
 write_config(const char *metrics, const char *parking)
@@ -283,6 +285,7 @@ write_config(const char *metrics, const char *parking)
 	    "{\n"
 	    "  \"host\": \"" AGENT_HOST "\",\n"
 	    "  \"controller\": \"127.0.0.1:%d\",\n"
+	    "  \"insecure_plaintext\": true,\n"
 	    "  \"interval_s\": %g,\n"
 	    "  \"reconnect_max_s\": %g,\n"
 	    "  \"state_dir\": \"%s\",\n"
@@ -769,6 +772,8 @@ start_and_hello(void)
 	accept_agent(5000);
 	expect_hello(&m);
 	ebb_msg_free(&m);
+	/* Plain TCP is never quiet about itself. */
+	wait_log("INSECURE: \"insecure_plaintext\": true", 2000);
 }
 
 static void
@@ -1461,6 +1466,28 @@ test_command_line(void **state)
 
 		assert_int_equal(run_agent(a), 2);
 		expect_in("err", "malformed JSON");
+	}
+	{
+		/*
+		 * A controller but neither TLS nor insecure_plaintext: refused,
+		 * with the way out in the message; both: refused too.
+		 */
+		const char *const a[] = { "--check-config", "-c", bad, NULL };
+
+		write_file(bad, "{\"host\": \"h\", \"controller\": "
+		    "\"127.0.0.1:1\"}\n");
+		assert_int_equal(run_agent(a), 2);
+		expect_in("err", "bad.json: no \"tls\" section");
+		expect_in("err", "\"insecure_plaintext\": true");
+		expect_empty("out");
+		write_file(bad, "{\"host\": \"h\", \"controller\": "
+		    "\"127.0.0.1:1\", \"insecure_plaintext\": true, \"tls\": "
+		    "{\"ca\": \"/a\", \"cert\": \"/b\", \"key\": \"/c\"}}\n");
+		assert_int_equal(run_agent(a), 2);
+		expect_in("err", "exclude each other");
+		/* Standalone needs neither. */
+		write_file(bad, "{\"host\": \"h\"}\n");
+		assert_int_equal(run_agent(a), 0);
 	}
 	{
 		const char *const a[] = { "--check-config", "-c",

@@ -2,7 +2,8 @@
  * test_ctl_api.c - the controller run in-process (its library, in a
  * forked child of this program: ctl_init() + ctl_run(), stopped with
  * SIGTERM), driven through its HTTP API with ebb_http_request() and by
- * fake agents speaking docs/protocol.md over TCP on 127.0.0.1.
+ * fake agents speaking docs/protocol.md over plain TCP on 127.0.0.1
+ * ("insecure_plaintext": TLS has its own tests).
  *
  * A fake agent is what makes the power-on path testable at all on a
  * machine without VMs: the policy only wakes an off host as the target of
@@ -145,7 +146,8 @@ static void
 config_text(const struct fx *f, char *cfg, size_t len, const char *hosts,
     double boot_timeout_s)
 {
-	snprintf(cfg, len, "{\"listen\": \"127.0.0.1:0\", \"http\": "
+	snprintf(cfg, len, "{\"listen\": \"127.0.0.1:0\", "
+	    "\"insecure_plaintext\": true, \"http\": "
 	    "\"127.0.0.1:0\", \"token_file\": \"%s/token\", \"policy\": "
 	    "\"%s/policy.json\", \"journal\": \"%s/journal.db\", "
 	    "\"interval_s\": 0.2, \"unknown_after_s\": 60, "

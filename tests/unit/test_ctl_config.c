@@ -14,7 +14,10 @@
  * fields (ipmi: bmc, user, password_file; wol: a valid mac and broadcast;
  * command and demo: on and off); malformed JSON and duplicate keys; on any
  * error the caller's struct (and a host list from an earlier parse) is left
- * exactly as it was; and examples/controller.json ($EBB_SRC) parses.
+ * exactly as it was; the "tls" section (ca, cert, key, all required; no
+ * server_name) and ctl_config_check_tls(): TLS or "insecure_plaintext",
+ * never neither (the built-in defaults included), never both; and
+ * examples/controller.json ($EBB_SRC) parses, with TLS.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -394,7 +397,62 @@ test_example_file(void **state)
 	assert_int_equal(c.hosts[2].power.kind, CTL_POWER_NONE);
 	assert_true(c.hosts[3].maintenance);
 	assert_int_equal(c.hosts[3].power.kind, CTL_POWER_COMMAND);
+	assert_string_equal(c.tls.ca, "/etc/ebb/ca.crt");
+	assert_string_equal(c.tls.cert, "/etc/ebb/controller.crt");
+	assert_string_equal(c.tls.key, "/etc/ebb/controller.key");
+	assert_false(c.insecure_plaintext);
+	assert_int_equal(ctl_config_check_tls(&c, path, &err), 0);
 	ctl_config_free(&c);
+}
+
+/* ---- TLS for agents ---------------------------------------------------- */
+
+static void
+test_tls(void **state)
+{
+	struct ctl_config c;
+	struct ebb_err err = { "" };
+
+	(void)state;
+	/* The built-in configuration has no TLS: refused until it is set. */
+	ctl_config_defaults(&c);
+	assert_string_equal(c.tls.ca, "");
+	assert_false(c.insecure_plaintext);
+	assert_int_equal(ctl_config_check_tls(&c, FILE_NAME, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, FILE_NAME ": no \"tls\" section"));
+	assert_non_null(strstr(err.msg, "\"insecure_plaintext\": true"));
+	assert_non_null(strstr(err.msg, "scripts/ebb-ca"));
+
+	parse_ok("{\"tls\": {\"ca\": \"/e/ca.crt\", \"cert\": \"/e/c.crt\", "
+	    "\"key\": \"/e/c.key\"}}", &c);
+	assert_string_equal(c.tls.ca, "/e/ca.crt");
+	assert_string_equal(c.tls.cert, "/e/c.crt");
+	assert_string_equal(c.tls.key, "/e/c.key");
+	assert_int_equal(ctl_config_check_tls(&c, FILE_NAME, &err), 0);
+	ctl_config_free(&c);
+
+	parse_ok("{\"insecure_plaintext\": true}", &c);
+	assert_true(c.insecure_plaintext);
+	assert_int_equal(ctl_config_check_tls(&c, FILE_NAME, &err), 0);
+	ctl_config_free(&c);
+
+	parse_ok("{\"insecure_plaintext\": true, \"tls\": {\"ca\": \"/a\", "
+	    "\"cert\": \"/b\", \"key\": \"/c\"}}", &c);
+	assert_int_equal(ctl_config_check_tls(&c, FILE_NAME, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "exclude each other"));
+	ctl_config_free(&c);
+
+	expect_bad("{\"tls\": {\"ca\": \"/a\", \"cert\": \"/b\"}}", "tls",
+	    "needs \"ca\", \"cert\" and \"key\"", NULL);
+	/* The server checks no name: server_name is the agent's. */
+	expect_bad("{\"tls\": {\"ca\": \"/a\", \"cert\": \"/b\", \"key\": "
+	    "\"/c\", \"server_name\": \"x\"}}", "tls: unknown key "
+	    "\"server_name\"", NULL);
+	expect_bad("{\"tls\": \"/etc/ebb\"}", "tls", NULL);
+	expect_bad("{\"tls\": {\"ca\": \"\", \"cert\": \"/b\", \"key\": "
+	    "\"/c\"}}", "tls.ca: must not be empty", NULL);
+	expect_bad("{\"insecure_plaintext\": 1}", "insecure_plaintext",
+	    NULL);
 }
 
 /* ---- the power window -------------------------------------------------- */
@@ -847,6 +905,7 @@ main(void)
 		cmocka_unit_test(test_host_defaults_without_default_host),
 		cmocka_unit_test(test_boundaries_accepted),
 		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),

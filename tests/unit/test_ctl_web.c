@@ -108,7 +108,8 @@ start_ctl(struct fx *f)
 
 	snprintf(path, sizeof(path), "%s/token", f->dir);
 	write_file(path, "test-token-0123456789abcdef\n");
-	snprintf(cfg, sizeof(cfg), "{\"listen\": \"127.0.0.1:0\", \"http\": "
+	snprintf(cfg, sizeof(cfg), "{\"listen\": \"127.0.0.1:0\", "
+	    "\"insecure_plaintext\": true, \"http\": "
 	    "\"127.0.0.1:0\", \"token_file\": \"%s/token\", \"journal\": "
 	    "\"%s/journal.db\", \"interval_s\": 0.1, \"unknown_after_s\": 60, "
 	    "\"min_hosts_on\": 0, \"limits\": {\"host_cooldown_s\": 0}, "

@@ -5,7 +5,7 @@
 #   sh tests/web/demo-web.sh [BUILD_DIR [OUT.png]]     (about 2.5 minutes)
 #
 # A controller (a round every 2 s, default policy) and six agents on
-# 127.0.0.1, started one by one: rack1-01 a reserve, rack1-02 without a
+# 127.0.0.1 over TLS (certificates from scripts/ebb-ca), started one by one: rack1-01 a reserve, rack1-02 without a
 # power driver, the other four with a "command" driver whose off kills the
 # agent.  The empty hosts are switched off as they come; later some are
 # switched on "by hand" (their agent started again, as an operator booting
@@ -57,10 +57,19 @@ driver() {
 	    "'$T/$1.json'" "'$T/$1.log'" "'$T/$1.pid'"
 }
 
+CA="$T/ca"
+{ sh "$SRC/scripts/ebb-ca" init "$CA" &&
+    sh "$SRC/scripts/ebb-ca" host "$CA" $HOSTS &&
+    sh "$SRC/scripts/ebb-ca" controller "$CA" ctl.demo 127.0.0.1; } \
+    > "$T/ebb-ca.out" 2>&1 || { echo "demo-web: ebb-ca:" \
+    "$(cat "$T/ebb-ca.out")" >&2; exit 1; }
+
 printf 'ebb-demo-token-0123456789abcdef\n' > "$T/token"
 cat > "$T/controller.json" <<EOF
 {
   "listen": "127.0.0.1:$AGENT_PORT",
+  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/controller.crt",
+           "key": "$CA/controller.key" },
   "http": "127.0.0.1:27412",
   "token_file": "$T/token",
   "policy": "$SRC/examples/policies/default.json",
@@ -84,6 +93,7 @@ for h in $HOSTS; do
 	mkdir -p "$T/state-$h"
 	cat > "$T/$h.json" <<EOF
 { "host": "$h", "controller": "127.0.0.1:$AGENT_PORT", "interval_s": 1,
+  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/$h.crt", "key": "$CA/$h.key" },
   "reconnect_max_s": 1, "state_dir": "$T/state-$h",
   "hypervisor": { "driver": "none" }, "parking": { "actuator": "none" },
   "power": { "driver": "none" } }

@@ -4,7 +4,8 @@
 # Chromium, against a fleet in a box on 127.0.0.1.
 #
 # One controller (interval 0.5 s, no minimum of hosts on, no cooldown) and
-# three agents (hypervisor "none", parking actuator "none"):
+# three agents (hypervisor "none", parking actuator "none"), over TLS with
+# certificates from scripts/ebb-ca:
 #   h1  empty, power driver "command" whose off kills h1's agent
 #   h2  reserve, no power driver
 #   h3  no power driver
@@ -27,7 +28,7 @@
 #     and the page is read-only again;
 #   - a screenshot, $EBB_BIN/web-screenshot.png, is a non-empty PNG.
 #
-# Exit 77 (skipped) when Chromium is not installed.
+# Exit 77 (skipped) when Chromium or the openssl command is not installed.
 
 : "${EBB_BIN:?EBB_BIN must name the build tree}"
 : "${EBB_SRC:?EBB_SRC must name the source tree}"
@@ -47,6 +48,8 @@ if ! cdp_find; then
 	echo "SKIP: no chromium (apt-get install chromium)"
 	exit 77
 fi
+command -v openssl >/dev/null 2>&1 ||
+	{ echo "SKIP: needs the openssl command (scripts/ebb-ca)"; exit 77; }
 
 unset EBB_TOKEN EBB_TOKEN_FILE EBB_CONTROLLER
 LC_ALL=C
@@ -138,6 +141,13 @@ rand_port() {
 
 # ---- the fleet ------------------------------------------------------------------
 
+CA="$T/ca"
+{ sh "$EBB_SRC/scripts/ebb-ca" init "$CA" &&
+    sh "$EBB_SRC/scripts/ebb-ca" host "$CA" h1 h2 h3 &&
+    sh "$EBB_SRC/scripts/ebb-ca" controller "$CA" ctl.test 127.0.0.1; } \
+    > "$T/ebb-ca.out" 2>&1 || { echo "FAIL: ebb-ca: $(cat "$T/ebb-ca.out")" >&2;
+    exit 1; }
+
 printf 'ebb-test-token-0123456789abcdef\n' > "$T/token"
 chmod 600 "$T/token"
 H1_OFF="echo off >> '$T/h1.power'; kill \$(cat '$T/h1.pid')"
@@ -146,6 +156,8 @@ write_configs() {
 	cat > "$T/controller.json" <<EOF
 {
   "listen": "127.0.0.1:$AGENT_PORT",
+  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/controller.crt",
+           "key": "$CA/controller.key" },
   "http": "127.0.0.1:$HTTP_PORT",
   "token_file": "$T/token",
   "policy": "$POLICY",
@@ -169,6 +181,7 @@ EOF
 {
   "host": "$h",
   "controller": "127.0.0.1:$AGENT_PORT",
+  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/$h.crt", "key": "$CA/$h.key" },
   "interval_s": 0.3,
   "reconnect_max_s": 0.5,
   "state_dir": "$T/state-$h",
