@@ -129,12 +129,14 @@ struct agt_driver {
 	const struct agt_driver_ops *ops;
 };
 
-/* The drivers compiled in, by name ("libvirt", "ebb-vmm"); NULL if none. */
-const struct agt_driver_ops *agt_driver_find(const char *name);
-/* The names compiled in, comma separated, for error messages. */
+/*
+ * Loads the driver module for `name` ("libvirt"), see agt_driver.c; NULL
+ * with err saying which files were looked for, or why one did not load.
+ */
+const struct agt_driver_ops *agt_driver_load(const char *name,
+	    struct ebb_err *);
+/* The driver names there are, comma separated, for error messages. */
 const char *agt_driver_names(void);
 const char *agt_vm_state_name(enum agt_vm_state);
-
-extern const struct agt_driver_ops agt_drv_libvirt;
 
 #endif /* AGT_DRIVER_H */

@@ -63,12 +63,8 @@ agt_vms_open(struct agt *a, struct ebb_err *err)
 	vs->efd = -1;
 	if (strcmp(a->cfg.hypervisor, "none") == 0)
 		return 0;
-	if ((ops = agt_driver_find(a->cfg.hypervisor)) == NULL) {
-		ebb_err_set(err, "hypervisor.driver \"%s\" is not part of this "
-		    "build (built in: %s)", a->cfg.hypervisor,
-		    agt_driver_names());
+	if ((ops = agt_driver_load(a->cfg.hypervisor, err)) == NULL)
 		return -ENOTSUP;
-	}
 	if ((conf = json_loads(a->cfg.hypervisor_conf, 0, &jerr)) == NULL) {
 		ebb_err_set(err, "hypervisor: %s", jerr.text);
 		return -EINVAL;

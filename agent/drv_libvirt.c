@@ -116,6 +116,10 @@ struct lv_driver {
  * it on stderr; ebb reports errors itself, with context, so the handler
  * does nothing and each call site reads virGetLastError() (per thread).
  */
+
+/* The module's one export, which agt_driver_load() looks up by name. */
+extern const struct agt_driver_ops agt_drv_libvirt;
+
 static void
 lv_quiet(void *opaque EBB_UNUSED, virErrorPtr e EBB_UNUSED)
 {
