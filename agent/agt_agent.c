@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +32,8 @@
 #define AGT_CONNECT_TIMEOUT_S	10
 
 /* epoll tags: which fd an event is for. */
-enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_CTL, TAG_METRICS, TAG_DRIVER };
+enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_CTL, TAG_METRICS, TAG_DRIVER,
+	TAG_BUS };
 
 static void	conn_close(struct agt *, const char *why);
 
@@ -61,13 +63,27 @@ ctl_flush(struct agt *a)
 	    ebb_tls_want_write(c->tls)));
 }
 
-/* Queues one message (consumed) on the controller connection. */
+static int	kept_send(struct agt *, json_t *);
+
+/*
+ * Queues one message (consumed) for the controller: on the bus (which
+ * never blocks, and counts what it must drop for the next report to
+ * tell; a report is superseded by the next, anything else is kept until
+ * delivered), or on the connection.
+ */
 static int
 ctl_send(struct agt *a, json_t *m)
 {
 	struct agt_conn *c = &a->ctl;
+	const char *type;
 	int rc;
 
+	if (a->bus != NULL) {
+		type = json_string_value(json_object_get(m, "type"));
+		if (type != NULL && strcmp(type, "report") == 0)
+			return ebb_bus_send(a->bus, EBB_BUS_REPORTS, NULL, m, 0);
+		return kept_send(a, m);
+	}
 	if (c->st != AGT_UP) {
 		json_decref(m);
 		return -ENOTCONN;
@@ -188,6 +204,8 @@ send_hello(struct agt *a)
 	json_object_set_new(m, "power_driver",
 	    json_string(a->cfg.power_driver));
 	json_object_set_new(m, "interval_s", json_real(a->cfg.interval_s));
+	if (a->session[0] != '\0')
+		json_object_set_new(m, "session", json_string(a->session));
 	if (a->vms.describe != NULL)
 		json_object_set(m, "migrate", a->vms.describe);
 	json_object_set_new(m, "vms", agt_vms_json(a));
@@ -271,7 +289,7 @@ conn_timer(struct agt *a)
 	struct agt_conn *c = &a->ctl;
 	double now = ebb_monoclock();
 
-	if (a->cfg.controller[0] == '\0')
+	if (a->cfg.controller[0] == '\0' || a->bus != NULL)
 		return -1;
 	if (c->st == AGT_DOWN && now >= c->retry_at)
 		conn_start(a);
@@ -338,6 +356,10 @@ do_command(struct agt *a, const struct ebb_msg *m)
 	}
 	o = json_string_value(op);
 	if (strcmp(o, "ping") == 0) {
+		agt_reply(a, cmd, true, NULL, NULL);
+	} else if (strcmp(o, "hello") == 0) {
+		/* A controller that never read our hello (kafka) asks. */
+		send_hello(a);
 		agt_reply(a, cmd, true, NULL, NULL);
 	} else if (agt_vms_command(a, o, m->obj, cmd)) {
 		/* answered there, now or when the driver is done */
@@ -469,6 +491,287 @@ ctl_event(struct agt *a, uint32_t events)
 			return;
 		}
 	}
+}
+
+/* ---- the kafka bus ---------------------------------------------------------- */
+
+/*
+ * On kafka the controller's commands come from a log, not from a
+ * connection: a fresh consumer group starts at the beginning of what the
+ * brokers retain, a restarted agent sees again what it had not committed,
+ * and a controller that took over from another numbers its commands above
+ * the old one's (docs/bus.md, "Standby").  So a command is carried out
+ * only when it is recent (its "ts" within command_max_age_s of our clock)
+ * and its seq goes past that of the last command carried out, which
+ * state_dir keeps across restarts, and it arrives before "valid_until",
+ * the end of its controller's lease.  Anything else is answered with a
+ * failed result, so that the controller ends the decision instead of
+ * waiting for it.
+ */
+#define AGT_CMD_FILE	"bus-last-command"
+
+static void
+cmd_load(struct agt *a)
+{
+	char path[PATH_MAX + 32], buf[64];
+	unsigned long long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", a->cfg.state_dir, AGT_CMD_FILE);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    sscanf(buf, "%llu", &v) == 1) {
+		a->cmd_seen = true;
+		a->cmd_seq = v;
+		ebb_debug("%s: last command carried out: seq %llu", path, v);
+	}
+	fclose(f);
+}
+
+/* Keeps cmd_seq in state_dir: written aside, then renamed over. */
+static void
+cmd_store(struct agt *a)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+	bool ok;
+	FILE *f;
+
+	if (a->cmd_store_broken)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", a->cfg.state_dir, AGT_CMD_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	ok = f != NULL && fprintf(f, "%llu\n",
+	    (unsigned long long)a->cmd_seq) > 0;
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (ok && rename(tmp, path) != 0)
+		ok = false;
+	if (!ok) {
+		/* Once: the agent goes on, with a weaker guarantee. */
+		ebb_warn("%s: %s; the last command carried out is kept in "
+		    "memory only, and a restarted agent may carry out again a "
+		    "command younger than command_max_age_s", path,
+		    strerror(errno));
+		a->cmd_store_broken = true;
+		unlink(tmp);
+	}
+}
+
+/* ---- what must not be lost on the bus ---- */
+
+#define AGT_KEPT_MAX	1000
+
+/*
+ * Hands the bus every kept message not taken yet, in order, until it
+ * refuses one.  Each goes with a new seq: the controller refuses a seq
+ * that does not increase, and reports went on meanwhile.
+ */
+static void
+kept_flush(struct agt *a)
+{
+	for (int i = 0; a->bus != NULL && i < a->nkept; i++) {
+		struct agt_kept *k = &a->kept[i];
+
+		if (k->tag != 0)
+			continue;
+		json_object_set_new(k->msg, "seq",
+		    json_integer((json_int_t)a->ctl.seq++));
+		json_object_set_new(k->msg, "ts", json_real(ebb_wallclock()));
+		if (ebb_bus_send(a->bus, EBB_BUS_REPORTS, NULL,
+		    json_incref(k->msg), ++a->kept_tag) != 0)
+			break;
+		k->tag = a->kept_tag;
+	}
+}
+
+static int
+kept_send(struct agt *a, json_t *m)
+{
+	if (a->nkept == AGT_KEPT_MAX) {
+		ebb_warn("bus: %d messages to the controller wait; the oldest "
+		    "is given up", AGT_KEPT_MAX);
+		json_decref(a->kept[0].msg);
+		memmove(&a->kept[0], &a->kept[1], --a->nkept *
+		    sizeof(*a->kept));
+	}
+	if (a->nkept == a->ckept) {
+		a->ckept = a->ckept ? a->ckept * 2 : 16;
+		a->kept = ebb_reallocarray(a->kept, a->ckept,
+		    sizeof(*a->kept));
+	}
+	a->kept[a->nkept].msg = m;
+	a->kept[a->nkept].tag = 0;
+	a->nkept++;
+	kept_flush(a);
+	return 0;
+}
+
+static int
+kept_find(const struct agt *a, uint64_t tag)
+{
+	for (int i = 0; i < a->nkept; i++)
+		if (a->kept[i].tag == tag)
+			return i;
+	return -1;
+}
+
+static void
+bus_delivered(void *arg, enum ebb_bus_topic t, uint64_t tag)
+{
+	struct agt *a = arg;
+	int i;
+
+	(void)t;
+	if (tag == 0 || (i = kept_find(a, tag)) < 0)
+		return;
+	json_decref(a->kept[i].msg);
+	memmove(&a->kept[i], &a->kept[i + 1], (a->nkept - i - 1) *
+	    sizeof(*a->kept));
+	a->nkept--;
+}
+
+/* Given up (brokers away past message.timeout.ms): sent again later. */
+static void
+bus_failed(void *arg, const struct ebb_bus_failure *f)
+{
+	struct agt *a = arg;
+	int i;
+
+	if (f->tag != 0 && (i = kept_find(a, f->tag)) >= 0)
+		a->kept[i].tag = 0;
+}
+
+static void
+kept_free(struct agt *a)
+{
+	for (int i = 0; i < a->nkept; i++)
+		json_decref(a->kept[i].msg);
+	free(a->kept);
+	a->kept = NULL;
+	a->nkept = a->ckept = 0;
+}
+
+/* Whether command m may be carried out; why not in why. */
+static bool
+cmd_fresh(const struct agt *a, const struct ebb_msg *m, char *why,
+    size_t size)
+{
+	double now = ebb_wallclock(), age = now - m->ts;
+	json_t *until = json_object_get(m->obj, "valid_until");
+
+	if (fabs(age) > a->cfg.command_max_age_s) {
+		snprintf(why, size, "stale command: sent %.0f s %s, beyond "
+		    "command_max_age_s (%g s); not carried out", fabs(age),
+		    age > 0 ? "ago" : "ahead of this host's clock",
+		    a->cfg.command_max_age_s);
+		return false;
+	}
+	/*
+	 * The end of its controller's lease: past it another controller may
+	 * act, and this command, held up on the way, must not.
+	 */
+	if (json_is_number(until) && now > json_number_value(until)) {
+		snprintf(why, size, "expired command: its controller's lease "
+		    "ended %.1f s before it arrived; not carried out", now -
+		    json_number_value(until));
+		return false;
+	}
+	if (a->cmd_seen && m->seq <= a->cmd_seq) {
+		snprintf(why, size, "command seq %llu does not go past the "
+		    "last one carried out (%llu): a replay, or a controller "
+		    "that lost its lease; not carried out",
+		    (unsigned long long)m->seq,
+		    (unsigned long long)a->cmd_seq);
+		return false;
+	}
+	return true;
+}
+
+static void
+bus_message(struct agt *a, const char *value, size_t len)
+{
+	struct ebb_msg m;
+	struct ebb_err err;
+	char why[256];
+
+	if (ebb_msg_parse(value, len, &m, &err) != 0) {
+		if (a->stats.bad_messages < 10 ||
+		    a->stats.bad_messages % 1000 == 0)
+			ebb_warn("bus: a bad message for this host (%llu so "
+			    "far): %s",
+			    (unsigned long long)a->stats.bad_messages + 1,
+			    err.msg);
+		reject(a, NULL, err.msg);
+		return;
+	}
+	if (strcmp(m.host, a->cfg.host) != 0) {
+		reject(a, json_object_get(m.obj, "seq"),
+		    "message is for another host");
+	} else if (strcmp(m.type, "command") == 0) {
+		json_t *cmd = json_object_get(m.obj, "cmd");
+
+		if (!cmd_fresh(a, &m, why, sizeof(why))) {
+			if (a->stats.commands_refused++ < 10 ||
+			    a->stats.commands_refused % 1000 == 0)
+				ebb_warn("bus: %s", why);
+			if (json_is_integer(cmd))
+				agt_reply(a, cmd, false, why, NULL);
+			else
+				reject(a, json_object_get(m.obj, "seq"), why);
+			goto out;
+		}
+		/*
+		 * Written before it is carried out: a crash in between loses
+		 * the command (the controller's reports tell it), where the
+		 * other order could carry out a migration twice.
+		 */
+		a->cmd_seen = true;
+		a->cmd_seq = m.seq;
+		cmd_store(a);
+		do_command(a, &m);
+	} else if (strcmp(m.type, "error") == 0) {
+		ebb_warn("controller refused a message: %s",
+		    json_string_value(json_object_get(m.obj, "error")) ?
+		    json_string_value(json_object_get(m.obj, "error")) : "?");
+	} else {
+		reject(a, json_object_get(m.obj, "seq"), "unexpected type");
+	}
+out:
+	ebb_msg_free(&m);
+}
+
+static void
+bus_recv(void *arg, const struct ebb_bus_msg *bm)
+{
+	struct agt *a = arg;
+
+	bus_message(a, bm->value, bm->len);
+	/*
+	 * Applied once answered or started: a migration that runs for
+	 * minutes must not hold the commit back, and state_dir already
+	 * says the command was taken.
+	 */
+	ebb_bus_applied(a->bus, &bm->ref);
+}
+
+/*
+ * The brokers are reachable (first, or again): hello, as on a new
+ * connection, so that a controller that started or took over meanwhile
+ * learns this host without waiting for a restart.
+ */
+static void
+bus_state(void *arg, enum ebb_bus_state st)
+{
+	struct agt *a = arg;
+
+	if (st != EBB_BUS_UP)
+		return;
+	a->ctl.st = AGT_UP;
+	a->stats.connects++;
+	ebb_info("bus: brokers reachable; saying hello to the controller");
+	send_hello(a);
 }
 
 /* ---- sampling, parking, reports ------------------------------------------- */
@@ -625,6 +928,7 @@ agt_tick(struct agt *a)
 	if (a->cfg.park_enabled)
 		park_step(a, now, interval);
 	a->last_interval = interval;
+	kept_flush(a);
 	send_report(a, interval);
 }
 
@@ -728,6 +1032,49 @@ add_fd(struct agt *a, int fd, uint32_t tag)
 	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static int
+bus_open(struct agt *a, struct ebb_err *err)
+{
+	struct ebb_bus_cb cb = { .recv = bus_recv, .state = bus_state,
+		.delivered = bus_delivered, .failed = bus_failed, .arg = a };
+	int rc;
+
+	if ((rc = ebb_bus_open(&a->bus, &a->cfg.bus, EBB_BUS_AGENT,
+	    a->cfg.host, &cb, err)) != 0)
+		return rc;
+	if ((rc = add_fd(a, ebb_bus_fd(a->bus), TAG_BUS)) != 0) {
+		ebb_err_set(err, "epoll: %s", strerror(-rc));
+		ebb_bus_close(a->bus, 0);
+		a->bus = NULL;
+	}
+	return rc;
+}
+
+/*
+ * The bus's work.  A bus that failed for good (librdkafka's fatal
+ * idempotence error) is replaced by a new one, as docs/bus.md asks;
+ * reports are skipped (counted) until it is up.
+ */
+static void
+bus_event(struct agt *a)
+{
+	struct ebb_err err;
+
+	if (ebb_bus_process(a->bus) != -ENOTRECOVERABLE)
+		return;
+	ebb_err_log("bus: failed for good; opening it again");
+	ebb_bus_close(a->bus, 0);
+	a->bus = NULL;
+	for (int i = 0; i < a->nkept; i++)
+		a->kept[i].tag = 0;
+	a->ctl.st = AGT_DOWN;
+	if (bus_open(a, &err) != 0) {
+		ebb_err_log("%s; stopping", err.msg);
+		a->exit_code = 1;
+		a->quit = true;
+	}
+}
+
 int
 agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
 {
@@ -804,7 +1151,15 @@ agt_init(struct agt *a, const struct agt_config *cfg, struct ebb_err *err)
 	}
 	/* The first hello already lists the VMs. */
 	agt_vms_sample(a);
-	if (cfg->controller[0] != '\0') {
+	if (cfg->bus.kind == EBB_BUS_KAFKA) {
+		uint64_t r = (uint64_t)random() << 32 ^ (uint64_t)random();
+
+		snprintf(a->session, sizeof(a->session), "%016llx",
+		    (unsigned long long)r);
+		cmd_load(a);
+		if ((rc = bus_open(a, err)) != 0)
+			goto fail;
+	} else if (cfg->controller[0] != '\0') {
 		if ((rc = conn_tls_init(a, err)) != 0)
 			goto fail;
 		conn_start(a);
@@ -818,6 +1173,10 @@ fail:
 void
 agt_fini(struct agt *a)
 {
+	/* Reports still buffered get two seconds to leave. */
+	ebb_bus_close(a->bus, 2000);
+	a->bus = NULL;
+	kept_free(a);
 	agt_vms_close(a);
 	ebb_tls_free(a->ctl.tls);
 	a->ctl.tls = NULL;
@@ -896,6 +1255,10 @@ agt_run(struct agt *a)
 				break;
 			case TAG_DRIVER:
 				agt_vms_event(a);
+				break;
+			case TAG_BUS:
+				if (a->bus != NULL)
+					bus_event(a);
 				break;
 			}
 		}

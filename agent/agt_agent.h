@@ -14,6 +14,7 @@
 
 #include "agt_config.h"
 #include "agt_vms.h"
+#include "ebb_bus.h"
 #include "ebb_wire.h"
 #include "met_host.h"
 #include "pwr_actuate.h"
@@ -43,8 +44,19 @@ struct agt_conn {
 	bool			 peer_seen;
 };
 
+/*
+ * A message to the controller that must not be lost on the kafka bus (a
+ * hello, a result, an error): kept until the brokers have it, sent again
+ * (with a new seq) when the bus refused or gave up on it.
+ */
+struct agt_kept {
+	json_t		*msg;
+	uint64_t	 tag;		/* as given to the bus; 0: not taken */
+};
+
 struct agt_stats {
 	uint64_t	samples;
+	uint64_t	commands_refused;	/* kafka: stale or replayed */
 	uint64_t	reports_sent;
 	uint64_t	reports_skipped;	/* no connection: not queued,
 						   the next report supersedes */
@@ -65,6 +77,22 @@ struct agt {
 	struct ebb_tls_ctx	*tls;		/* NULL: insecure_plaintext */
 	char			 tls_name[EBB_ADDR_MAX];	/* the name the
 						   controller's cert carries */
+	/*
+	 * The kafka bus, when "bus" says so; ctl above then only keeps the
+	 * message counter and st (AGT_UP once the bus first came up).
+	 */
+	struct ebb_bus		*bus;
+	bool			 cmd_seen;	/* a command was applied: */
+	uint64_t		 cmd_seq;	/* ... the last one's seq */
+	bool			 cmd_store_broken;	/* state_dir refused
+						   it: kept in memory only */
+	struct agt_kept		*kept;		/* oldest first */
+	int			 nkept, ckept;
+	uint64_t		 kept_tag;	/* the last tag given */
+	char			 session[24];	/* this run, in hello: a new one
+						   tells the controller that
+						   what we were doing is gone */
+
 	struct met_host		 host;
 	bool			 have_sample;	/* an interval is known */
 	double			 last_sample;	/* monotonic s */

@@ -22,6 +22,8 @@ agt_config_defaults(struct agt_config *c)
 		snprintf(c->host, sizeof(c->host), "localhost");
 	c->interval_s = 5;
 	c->reconnect_max_s = 30;
+	ebb_bus_config_defaults(&c->bus);
+	c->command_max_age_s = 60;
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ebb-agent");
 	snprintf(c->hypervisor, sizeof(c->hypervisor), "none");
 	snprintf(c->hypervisor_conf, sizeof(c->hypervisor_conf),
@@ -209,6 +211,40 @@ parse_cpu_source(struct ebb_jconf *x, json_t *root, struct agt_config *c)
 	return 0;
 }
 
+/*
+ * The bus section, and what goes with it.  On kafka the controller is
+ * found through the brokers and the brokers' TLS is librdkafka's
+ * (bus.properties), so "controller", "tls" and "insecure_plaintext" would
+ * be read by no one: they are refused rather than silently ignored.
+ */
+static int
+parse_bus(struct ebb_jconf *x, json_t *root, struct agt_config *c)
+{
+	static const char *const tcp_only[] = { "controller", "tls",
+		"insecure_plaintext", "reconnect_max_s", NULL };
+	json_t *s;
+	int rc;
+
+	if ((rc = ebb_jconf_section(x, root, "bus", &s)) != 0 ||
+	    (s && (rc = ebb_bus_config_parse(x, s, &c->bus)) != 0) ||
+	    (rc = ebb_jconf_number(x, root, "command_max_age_s",
+	    "command_max_age_s", &c->command_max_age_s, 1, 86400)) != 0)
+		return rc;
+	if (c->bus.kind != EBB_BUS_KAFKA) {
+		if (json_object_get(root, "command_max_age_s") != NULL)
+			return ebb_jconf_fail(x, "command_max_age_s", "only for "
+			    "\"bus\": {\"kind\": \"kafka\"}");
+		return 0;
+	}
+	for (int i = 0; tcp_only[i] != NULL; i++)
+		if (json_object_get(root, tcp_only[i]) != NULL)
+			return ebb_jconf_fail(x, tcp_only[i], "only for the tcp "
+			    "bus: on kafka the agent reaches the controller "
+			    "through bus.brokers, and the brokers' TLS is set "
+			    "in bus.properties (security.protocol, ssl.*)");
+	return 0;
+}
+
 int
 agt_config_parse(const char *text, const char *file, struct agt_config *out,
     struct ebb_err *err)
@@ -216,7 +252,7 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 	static const char *const keys[] = { "host", "controller",
 		"interval_s", "reconnect_max_s", "state_dir", "metrics_listen",
 		"hypervisor", "parking", "power", "tls", "insecure_plaintext",
-		"cpu_source", NULL };
+		"cpu_source", "bus", "command_max_age_s", NULL };
 	struct ebb_jconf x = { file, err };
 	struct agt_config c = *out;
 	json_t *root, *s;
@@ -258,6 +294,8 @@ agt_config_parse(const char *text, const char *file, struct agt_config *out,
 	    (rc = ebb_jconf_section(&x, root, "tls", &s)) != 0 ||
 	    (s && (rc = ebb_tls_conf_parse(&x, s, true, &c.tls)) != 0))
 		goto out;
+	if ((rc = parse_bus(&x, root, &c)) != 0)
+		goto out;
 	if ((rc = ebb_jconf_section(&x, root, "hypervisor", &s)) != 0 ||
 	    (s && (rc = parse_hypervisor(&x, s, &c)) != 0) ||
 	    (rc = ebb_jconf_section(&x, root, "parking", &s)) != 0 ||
@@ -282,8 +320,9 @@ int
 agt_config_check_tls(const struct agt_config *c, const char *file,
     struct ebb_err *err)
 {
-	/* Standalone, there is no link to protect. */
-	if (c->controller[0] == '\0')
+	/* Standalone, there is no link to protect; on kafka it is the
+	 * brokers' (bus.properties). */
+	if (c->controller[0] == '\0' || c->bus.kind == EBB_BUS_KAFKA)
 		return 0;
 	return ebb_tls_conf_require(&c->tls, c->insecure_plaintext, file, err);
 }

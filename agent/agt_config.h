@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "ebb.h"
+#include "ebb_bus.h"
 #include "ebb_net.h"
 #include "ebb_tls.h"
 #include "ebb_wire.h"
@@ -28,6 +29,14 @@ struct agt_config {
 	struct ebb_tls_conf tls;		/* to the controller; ca ""
 						   = none */
 	bool		insecure_plaintext;	/* no TLS, by name */
+	/*
+	 * How messages reach the controller: tcp (the default: "controller",
+	 * "tls") or kafka (docs/bus.md).  On kafka a command is refused when
+	 * its "ts" is older than command_max_age_s, or when its term and seq
+	 * do not go past the last command applied.
+	 */
+	struct ebb_bus_config bus;
+	double		command_max_age_s;
 	double		interval_s;
 	double		reconnect_max_s;
 	char		state_dir[PATH_MAX];
@@ -61,7 +70,8 @@ int	agt_config_parse(const char *text, const char *file,
 	    struct agt_config *, struct ebb_err *);
 /*
  * An agent with a controller talks TLS to it, or plain TCP only when
- * "insecure_plaintext" says so.  0, or -EINVAL with err saying how to fix
+ * "insecure_plaintext" says so (on the kafka bus the brokers' TLS is set
+ * in bus.properties, and there is nothing to check here).  0, or -EINVAL with err saying how to fix
  * it; `file` names the configuration.
  */
 int	agt_config_check_tls(const struct agt_config *, const char *file,

@@ -29,8 +29,13 @@ static void
 print_config(const struct agt_config *c)
 {
 	printf("host            %s\n", c->host);
-	printf("controller      %s\n", c->controller[0] ? c->controller :
-	    "(standalone)");
+	if (c->bus.kind == EBB_BUS_KAFKA)
+		printf("bus             kafka, brokers %s, group %s.%s, commands "
+		    "younger than %g s\n", c->bus.brokers, c->bus.group[0] ?
+		    c->bus.group : "ebb-agent", c->host, c->command_max_age_s);
+	else
+		printf("controller      %s\n", c->controller[0] ?
+		    c->controller : "(standalone)");
 	if (c->tls.ca[0] != '\0')
 		printf("tls             ca %s, cert %s, key %s, server name %s\n",
 		    c->tls.ca, c->tls.cert, c->tls.key, c->tls.server_name[0] ?
@@ -125,7 +130,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ebb_info("ebb-agent %s on %s: interval %gs, controller %s", EBB_VERSION,
-	    cfg.host, cfg.interval_s, cfg.controller[0] ? cfg.controller :
+	    cfg.host, cfg.interval_s, cfg.bus.kind == EBB_BUS_KAFKA ?
+	    "on the kafka bus" : cfg.controller[0] ? cfg.controller :
 	    "none (standalone)");
 	rc = agt_run(&a);
 	agt_fini(&a);

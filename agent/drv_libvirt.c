@@ -1177,13 +1177,28 @@ lv_mig_run(void *arg)
 	struct lv_driver *d = m->d;
 	struct agt_drv_event ev;
 	struct timespec until;
+	virConnectPtr conn;
+	virDomainPtr dom = NULL;
 	int rc;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = AGT_DRV_MIG_DONE;
 	snprintf(ev.vm, sizeof(ev.vm), "%s", m->vm);
-	rc = virDomainMigrateToURI3(m->dom, m->peer, m->params, m->nparams,
-	    m->flags);
+	/*
+	 * On a connection of its own: a call that blocks for the whole
+	 * migration on the caller's connection made the caller's quick calls
+	 * (listing, progress) wait up to a keepalive interval (5 s) each
+	 * behind it in libvirt's client, and the agent fall silent.  The
+	 * shared handle stays for aborting it.
+	 */
+	if ((conn = virConnectOpen(d->uri)) != NULL &&
+	    (dom = virDomainLookupByName(conn, m->vm)) == NULL) {
+		virConnectClose(conn);
+		conn = NULL;
+	}
+	virResetLastError();
+	rc = virDomainMigrateToURI3(dom != NULL ? dom : m->dom, m->peer,
+	    m->params, m->nparams, m->flags);
 	if (rc == 0) {
 		ev.ok = true;
 	} else {
@@ -1191,6 +1206,11 @@ lv_mig_run(void *arg)
 
 		snprintf(ev.error, sizeof(ev.error), "libvirt: migrate %s: %s",
 		    m->vm, e && e->message ? e->message : "unknown error");
+		virResetLastError();
+	}
+	if (dom != NULL) {
+		virDomainFree(dom);
+		virConnectClose(conn);
 		virResetLastError();
 	}
 

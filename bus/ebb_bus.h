@@ -78,6 +78,12 @@ struct ebb_bus_config {
 	/* Extra librdkafka properties: "key\0value\0" pairs, then "\0". */
 	char	props[EBB_BUS_PROPS_MAX];
 	size_t	props_len;
+	/*
+	 * Controller only, set by the daemon (not read from the section):
+	 * consume ebb.decisions too, beside ebb.reports.  A controller that
+	 * may stand by for another reads its leases and decisions there.
+	 */
+	bool	decisions;
 };
 
 /*

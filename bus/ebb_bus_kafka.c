@@ -490,8 +490,11 @@ k_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			p->acked = e->offset;
 		while (n < p->napplied && p->applied[n] < e->offset)
 			n++;
-		memmove(p->applied, p->applied + n, (p->napplied - n) *
-		    sizeof(*p->applied));
+		/* Nothing applied (only other hosts' commands passed):
+		 * applied may still be NULL, which memmove must not get. */
+		if (n > 0)
+			memmove(p->applied, p->applied + n, (p->napplied - n) *
+			    sizeof(*p->applied));
 		p->napplied -= n;
 		k->bus->st.committed += n;
 	}
@@ -917,10 +920,13 @@ ebb_bus_kafka_open(struct ebb_bus *bus, const struct ebb_bus_config *c,
 	}
 	if ((rc = k_handle_new(k, &k->cons, RD_KAFKA_CONSUMER, conf, err)) != 0)
 		goto fail;
-	sub = rd_kafka_topic_partition_list_new(1);
+	sub = rd_kafka_topic_partition_list_new(2);
 	rd_kafka_topic_partition_list_add(sub, ebb_bus_topic_name(
 	    bus->role == EBB_BUS_AGENT ? EBB_BUS_COMMANDS : EBB_BUS_REPORTS),
 	    RD_KAFKA_PARTITION_UA);
+	if (bus->role == EBB_BUS_CONTROLLER && c->decisions)
+		rd_kafka_topic_partition_list_add(sub,
+		    ebb_bus_topic_name(EBB_BUS_DECISIONS), RD_KAFKA_PARTITION_UA);
 	kerr = rd_kafka_subscribe(k->cons.rk, sub);
 	rd_kafka_topic_partition_list_destroy(sub);
 	if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -24,6 +24,7 @@
 #include "pol_plan.h"
 #include "pol_policy.h"
 
+struct ctl_bus;
 struct ctl_journal;
 struct ctl_web;
 struct ebb_http_server;
@@ -60,6 +61,8 @@ struct ctl_host {
 					   {"peer":…,"addr":…}, from hello */
 	bool		reported;	/* a report since the last hello: its
 					   VM list is known */
+	uint64_t	dropped;	/* messages its agent's bus dropped,
+					   as its reports told (kafka) */
 	/* From the last report. */
 	json_t		*report;	/* the whole message, for the API */
 	double		busy;
@@ -81,7 +84,9 @@ struct ctl_vm {
 };
 
 struct ctl_conn {
-	int			 fd;
+	int			 fd;		/* -1: closed, or on the bus */
+	bool			 bus;		/* an agent on the kafka bus:
+						   sends go to ctl_bus.c */
 	int			 host;		/* after hello, else -1 */
 	struct ebb_tls		*tls;		/* NULL: plain TCP */
 	double			 hello_by;	/* no hello by then (monotonic
@@ -173,6 +178,10 @@ struct ctl {
 	struct ctl_stats	 stats;
 	struct ctl_series	 series;
 	struct ctl_web		*web;		/* ctl_web.c's, or NULL */
+	struct ctl_bus		*bus;		/* ctl_bus.c's (kafka), or NULL */
+	bool			 replaying;	/* the message handled is from
+						   the past: facts, not news of
+						   life (ctl_bus.c) */
 	bool			 quit;
 };
 
@@ -203,8 +212,28 @@ int	ctl_host_find(const struct ctl *, const char *name);
  */
 int	ctl_migrate_manual(struct ctl *, const char *vm, const char *to);
 
+/*
+ * For ctl_bus.c: one message of agent connection ci, handled as a line
+ * from a TCP agent is; a new run of host hi's agent: what was pending
+ * for it is settled by its reports, as when a connection drops; a
+ * migration another controller started, carried on as one whose source
+ * disconnected (its result was numbered by the other).
+ */
+void	ctl_conn_line(struct ctl *, int ci, const char *line, size_t len);
+void	ctl_host_gap(struct ctl *, int hi);
+void	ctl_migration_adopt(struct ctl *, int vi, int from, int to,
+	    int64_t decision, int64_t mig);
+/*
+ * The index of VM id in c->vms, added (on no host yet) if it is not
+ * known: for a restarted controller adopting the migrations its journal
+ * had in flight before any agent reported (ctl_jnl.c).  -1: table full.
+ */
+int	ctl_vm_get(struct ctl *, const char *id);
+
 /* The HTTP API (ctl_api.c), on the loop's epoll set with CTL_TAG_HTTP. */
 #define CTL_TAG_HTTP	4
+/* The kafka bus (ctl_bus.c): its own epoll set, nested. */
+#define CTL_TAG_BUS	6
 int	ctl_api_init(struct ctl *, struct ebb_err *);
 void	ctl_api_event(struct ctl *);
 void	ctl_api_fini(struct ctl *);

@@ -12,11 +12,14 @@
  *   POST /api/hosts/NAME/maintenance     {"on": true|false}           [token]
  *   POST /api/hosts/NAME/clear           a failed host -> unknown     [token]
  *   POST /api/migrate                    {"vm": ID, "to": HOST}       [token]
+ *   GET  /api/bus                        kafka: the bus and the lease
  *   GET  /metrics                        Prometheus text
  *   GET  /, /web/NAME, /api/series, /api/events   the web view (ctl_web.c)
  *
  * Reading needs nothing; anything that changes state needs the API token
  * (Authorization: Bearer ...), and with no token configured nothing may.
+ * On kafka, only the controller holding the lease changes anything: a
+ * standby answers such requests with 503.
  */
 #include <sys/epoll.h>
 
@@ -26,6 +29,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_bus.h"
 #include "ctl_jnl.h"
 #include "ctl_web.h"
 #include "ebb_http.h"
@@ -191,6 +195,20 @@ api_migrate(struct ctl *c, const struct ebb_http_req *rq,
 	json_decref(b);
 }
 
+/* A label value as Prometheus's text format escapes it. */
+static void
+prom_label(FILE *f, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
 static void
 api_metrics(struct ctl *c, struct ebb_http_resp *rs)
 {
@@ -236,12 +254,41 @@ api_metrics(struct ctl *c, struct ebb_http_resp *rs)
 	fprintf(f, "# HELP ebb_round_seconds Duration of the last round.\n"
 	    "# TYPE ebb_round_seconds gauge\nebb_round_seconds %.6f\n",
 	    c->stats.last_round_ms / 1e3);
+	if (c->bus != NULL) {
+		fprintf(f, "# HELP ebb_host_dropped_total Messages a host's "
+		    "agent could not put on the bus, as its reports told.\n"
+		    "# TYPE ebb_host_dropped_total counter\n");
+		for (int hi = 0; hi < c->nhosts; hi++) {
+			fputs("ebb_host_dropped_total{host=\"", f);
+			prom_label(f, c->hosts[hi].conf.name);
+			fprintf(f, "\"} %llu\n",
+			    (unsigned long long)c->hosts[hi].dropped);
+		}
+		ctl_bus_metrics(c, f);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		ebb_http_resp_error(rs, 500, "out of memory");
 		return;
 	}
 	ebb_http_resp_take(rs, 200, "text/plain; version=0.0.4", buf, len);
+}
+
+/* A request that would change the fleet, refused by a standby. */
+static bool
+api_acting(struct ctl *c, struct ebb_http_resp *rs)
+{
+	json_t *b;
+
+	if (ctl_bus_acting(c))
+		return true;
+	b = ctl_bus_json(c);
+	ebb_http_resp_error(rs, 503, "this controller stands by: %s holds "
+	    "the lease and acts; ask it", json_string_value(json_object_get(b,
+	    "holder"))[0] ? json_string_value(json_object_get(b, "holder")) :
+	    "no controller yet");
+	json_decref(b);
+	return false;
 }
 
 static void
@@ -286,7 +333,8 @@ api_handler(void *arg, const struct ebb_http_req *rq,
 		if (!ebb_http_allow(rq, rs, "GET, PUT"))
 			return;
 		if (strcmp(rq->method, "PUT") == 0) {
-			if (ebb_http_bearer(rq, rs, c->token))
+			if (ebb_http_bearer(rq, rs, c->token) &&
+			    api_acting(c, rs))
 				api_policy_put(c, rq, rs);
 			return;
 		}
@@ -299,14 +347,22 @@ api_handler(void *arg, const struct ebb_http_req *rq,
 		return;
 	} else if (rq->nseg == 4 && strcmp(rq->seg[1], "hosts") == 0) {
 		if (ebb_http_allow(rq, rs, "POST") &&
-		    ebb_http_bearer(rq, rs, c->token))
+		    ebb_http_bearer(rq, rs, c->token) && api_acting(c, rs))
 			api_host_post(c, rq, rs);
 		return;
 	} else if (rq->nseg == 2 && strcmp(rq->seg[1], "migrate") == 0) {
 		if (ebb_http_allow(rq, rs, "POST") &&
-		    ebb_http_bearer(rq, rs, c->token))
+		    ebb_http_bearer(rq, rs, c->token) && api_acting(c, rs))
 			api_migrate(c, rq, rs);
 		return;
+	} else if (rq->nseg == 2 && strcmp(rq->seg[1], "bus") == 0) {
+		if (!ebb_http_allow(rq, rs, "GET"))
+			return;
+		if ((out = ctl_bus_json(c)) == NULL) {
+			ebb_http_resp_error(rs, 404, "no kafka bus: agents "
+			    "connect over tcp");
+			return;
+		}
 	} else {
 		ebb_http_resp_error(rs, 404, "no such resource");
 		return;

@@ -33,6 +33,8 @@ ctl_config_defaults(struct ctl_config *c)
 	c->host_cooldown_s = 1800;
 	c->default_power_w = default_curve;
 	c->default_pe_mips = 2660;
+	ebb_bus_config_defaults(&c->bus);
+	c->lease_s = 10;
 }
 
 void
@@ -47,6 +49,9 @@ int
 ctl_config_check_tls(const struct ctl_config *c, const char *file,
     struct ebb_err *err)
 {
+	/* On kafka there is no agent port: the brokers' TLS is theirs. */
+	if (c->bus.kind == EBB_BUS_KAFKA)
+		return 0;
 	return ebb_tls_conf_require(&c->tls, c->insecure_plaintext, file, err);
 }
 
@@ -228,6 +233,43 @@ parse_hhmm(struct ebb_jconf *x, json_t *s, const char *key, double *out)
 	return 0;
 }
 
+/*
+ * The bus section and the keys that go with its kind.  On kafka agents
+ * come through the brokers, so "listen", "tls" and "insecure_plaintext"
+ * would be read by no one; on tcp there is one controller and no lease.
+ * Both are refused rather than silently ignored.
+ */
+static int
+parse_bus(struct ebb_jconf *x, json_t *root, struct ctl_config *c)
+{
+	static const char *const tcp_only[] = { "listen", "tls",
+		"insecure_plaintext", NULL };
+	static const char *const kafka_only[] = { "standby", "lease_s", NULL };
+	const char *const *other;
+	json_t *s;
+	int rc;
+
+	if ((rc = ebb_jconf_section(x, root, "bus", &s)) != 0 ||
+	    (s && (rc = ebb_bus_config_parse(x, s, &c->bus)) != 0) ||
+	    (rc = ebb_jconf_string(x, root, "name", "name", c->name,
+	    sizeof(c->name), false)) != 0 ||
+	    (rc = ebb_jconf_bool(x, root, "standby", "standby",
+	    &c->standby)) != 0 ||
+	    (rc = ebb_jconf_number(x, root, "lease_s", "lease_s", &c->lease_s,
+	    1, 3600)) != 0)
+		return rc;
+	other = c->bus.kind == EBB_BUS_KAFKA ? tcp_only : kafka_only;
+	for (int i = 0; other[i] != NULL; i++)
+		if (json_object_get(root, other[i]) != NULL)
+			return ebb_jconf_fail(x, other[i], "%s",
+			    c->bus.kind == EBB_BUS_KAFKA ? "only for the tcp "
+			    "bus: on kafka agents reach the controller through "
+			    "bus.brokers, and the brokers' TLS is set in "
+			    "bus.properties (security.protocol, ssl.*)" :
+			    "only for \"bus\": {\"kind\": \"kafka\"}");
+	return 0;
+}
+
 int
 ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
     struct ebb_err *err)
@@ -235,7 +277,8 @@ ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
 	static const char *const keys[] = { "listen", "http", "token_file",
 		"policy", "journal", "interval_s", "unknown_after_s",
 		"boot_timeout_s", "dry_run", "min_hosts_on", "window", "limits",
-		"default_host", "hosts", "tls", "insecure_plaintext", NULL };
+		"default_host", "hosts", "tls", "insecure_plaintext", "bus",
+		"name", "standby", "lease_s", NULL };
 	static const char *const lkeys[] = { "migrations_total",
 		"migrations_per_host", "vm_cooldown_s", "host_cooldown_s",
 		NULL };
@@ -287,7 +330,8 @@ ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
 	if ((rc = ebb_jconf_bool(&x, root, "insecure_plaintext",
 	    "insecure_plaintext", &c.insecure_plaintext)) != 0 ||
 	    (rc = ebb_jconf_section(&x, root, "tls", &s)) != 0 ||
-	    (s && (rc = ebb_tls_conf_parse(&x, s, false, &c.tls)) != 0))
+	    (s && (rc = ebb_tls_conf_parse(&x, s, false, &c.tls)) != 0) ||
+	    (rc = parse_bus(&x, root, &c)) != 0)
 		goto out;
 	if ((rc = ebb_jconf_section(&x, root, "window", &s)) != 0 ||
 	    (s && ((rc = ebb_jconf_keys(&x, "window", s, wkeys)) != 0 ||

@@ -10,6 +10,7 @@
 
 #include "ctl_power.h"
 #include "ebb.h"
+#include "ebb_bus.h"
 #include "ebb_net.h"
 #include "ebb_tls.h"
 #include "ebb_wire.h"
@@ -28,6 +29,17 @@ struct ctl_host_conf {
 };
 
 struct ctl_config {
+	/*
+	 * How agents reach the controller: tcp (the default: "listen",
+	 * "tls") or kafka (docs/bus.md).  On kafka every controller has a
+	 * name of its own, and the one holding the lease acts; the others
+	 * stand by (docs/architecture.md, "Standby controllers").
+	 */
+	struct ebb_bus_config bus;
+	char		name[EBB_HOST_MAX + 1];	/* "" = the machine's name */
+	bool		standby;	/* kafka: leave a free lease to others
+					   for a while at start */
+	double		lease_s;	/* kafka: how long a lease holds */
 	char		listen[EBB_ADDR_MAX];	/* agents */
 	struct ebb_tls_conf tls;		/* for agents; ca "" = none */
 	bool		insecure_plaintext;	/* no TLS, by name */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_bus.h"
 #include "ctl_jnl.h"
 #include "ctl_web.h"
 #include "ebb_log.h"
@@ -34,7 +35,7 @@
 #define CTL_HELLO_TIMEOUT_S	5
 
 enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_LISTEN, TAG_HTTP = CTL_TAG_HTTP,
-	TAG_HELLO, TAG_CONN = 16 };
+	TAG_HELLO, TAG_BUS = CTL_TAG_BUS, TAG_CONN = 16 };
 
 static void	conn_close(struct ctl *, int ci, const char *why);
 static void	take_vms(struct ctl *, int hi, json_t *vms);
@@ -149,7 +150,11 @@ conn_flush(struct ctl *c, int ci)
 static int
 conn_send(struct ctl *c, int ci, json_t *m)
 {
-	int rc = ebb_outq_push(&c->conns[ci].out, m, CTL_OUT_MAX);
+	int rc;
+
+	if (c->conns[ci].bus)
+		return ctl_bus_send(c, ci, m);
+	rc = ebb_outq_push(&c->conns[ci].out, m, CTL_OUT_MAX);
 
 	if (rc != 0) {
 		if (rc == -ENOBUFS)
@@ -264,6 +269,9 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 	/* Until its first report the hello's list is all we know. */
 	take_vms(c, hi, json_object_get(m->obj, "vms"));
 	h->reported = false;
+	/* A hello from the past (ctl_bus.c) says nothing of now. */
+	if (c->replaying)
+		return;
 	if (h->state == POL_HOST_POWERING_ON && h->power_decision > 0) {
 		ctl_jnl_power_end(c, h->power_action, true);
 		ctl_jnl_outcome(c, h->power_decision, "done");
@@ -312,18 +320,62 @@ pending_end(struct ctl *c, int i, bool ok, const char *outcome)
 	*p = c->pending[--c->npending];
 }
 
+/* How a host's latest report lists a VM. */
+enum vm_seen {
+	VS_UNTOLD,	/* no report on its agent's current connection yet */
+	VS_ABSENT,
+	VS_OUTGOING,	/* its migration out is still running */
+	VS_RUNNING,
+	VS_PAUSED,	/* on a target: also a migration still coming in */
+	VS_OTHER,	/* defined, not running */
+};
+
+static enum vm_seen
+vm_seen_in(const struct ctl *c, int hi, const char *id)
+{
+	const struct ctl_host *h = &c->hosts[hi];
+	const char *st;
+	json_t *v;
+	size_t k;
+
+	/* A report from before the agent's latest hello says nothing of
+	 * now: it may predate the migration. */
+	if (h->conn < 0 || !h->reported || h->report == NULL)
+		return VS_UNTOLD;
+	json_array_foreach(json_object_get(h->report, "vms"), k, v) {
+		json_t *vid = json_object_get(v, "id");
+
+		if (!json_is_string(vid) || strcmp(json_string_value(vid),
+		    id) != 0)
+			continue;
+		if (json_is_true(json_object_get(v, "migrating")))
+			return VS_OUTGOING;
+		st = json_string_value(json_object_get(v, "state"));
+		if (st == NULL || strcmp(st, "running") == 0)
+			return VS_RUNNING;
+		return strcmp(st, "paused") == 0 ? VS_PAUSED : VS_OTHER;
+	}
+	return VS_ABSENT;
+}
+
 /*
- * After report `rep` from host hi: an orphaned migration is done when the
- * target reports the VM, failed when the source reports it, not
- * migrating; an orphaned command without a VM just ends.
+ * After a report from host hi: an orphaned migration (its result will not
+ * come) ends as the latest reports of its source and target say.  While
+ * it runs the target lists the VM too, paused, waiting for the stream: so
+ * it is done only when the target runs the VM and the source does not,
+ * and failed only when the source has it, no migration running, and the
+ * target neither runs it nor is still receiving it.  Anything else waits
+ * for the next reports; the VM stays "migrating" and neither host is
+ * switched off meanwhile.  An orphaned command without a VM just ends.
  */
 static void
 resolve_orphans(struct ctl *c, int hi, json_t *rep)
 {
+	(void)rep;
 	for (int i = c->npending - 1; i >= 0; i--) {
 		struct ctl_pending *p = &c->pending[i];
-		json_t *v;
-		size_t k;
+		enum vm_seen s, t;
+		const char *id;
 
 		if (!p->orphan || (p->host != hi && p->to != hi))
 			continue;
@@ -333,21 +385,31 @@ resolve_orphans(struct ctl *c, int hi, json_t *rep)
 				    "reconnected before answering");
 			continue;
 		}
-		json_array_foreach(json_object_get(rep, "vms"), k, v) {
-			json_t *id = json_object_get(v, "id");
-
-			if (!json_is_string(id) || strcmp(json_string_value(id),
-			    c->vms[p->vm].id) != 0)
-				continue;
-			if (hi == p->to)
-				pending_end(c, i, true, "done (learned from "
-				    "the target's report)");
-			else if (!json_is_true(json_object_get(v,
-			    "migrating")))
-				pending_end(c, i, false, "failed: the VM is "
-				    "still on its source (learned from its "
-				    "report)");
-			break;
+		id = c->vms[p->vm].id;
+		s = vm_seen_in(c, p->host, id);
+		t = p->to >= 0 ? vm_seen_in(c, p->to, id) : VS_UNTOLD;
+		if (s == VS_OUTGOING)
+			continue;
+		if (t == VS_RUNNING && s != VS_RUNNING) {
+			if (s == VS_PAUSED)
+				ebb_warn("migration of %s: it runs on %s, and "
+				    "a paused copy is left on %s", id,
+				    c->hosts[p->to].conf.name,
+				    c->hosts[p->host].conf.name);
+			/* Outcomes are "done" or "failed: why", nothing
+			 * else (ctl_jnl_outcome): how it was learned is
+			 * logged. */
+			ebb_info("migration of %s to %s: done (learned from "
+			    "the reports)", id, c->hosts[p->to].conf.name);
+			pending_end(c, i, true, "done");
+		} else if ((s == VS_RUNNING || s == VS_PAUSED) &&
+		    t != VS_RUNNING && t != VS_PAUSED) {
+			pending_end(c, i, false, "failed: the VM is still on "
+			    "its source (learned from the reports)");
+		} else if (s == VS_RUNNING && t == VS_RUNNING) {
+			ebb_err_log("migration of %s: both %s and %s report "
+			    "it running", id, c->hosts[p->host].conf.name,
+			    c->hosts[p->to].conf.name);
 		}
 	}
 }
@@ -407,7 +469,7 @@ on_report(struct ctl *c, int hi, const struct ebb_msg *m)
 	h->report = json_incref(m->obj);
 	if (cpu && (v = json_object_get(cpu, "busy")) && json_is_number(v))
 		h->busy = fmin(fmax(json_number_value(v), 0), 1);
-	if (h->state == POL_HOST_UNKNOWN)
+	if (h->state == POL_HOST_UNKNOWN && !c->replaying)
 		set_state(c, hi, POL_HOST_ON, "agent reports again", 0);
 
 	take_vms(c, hi, json_object_get(m->obj, "vms"));
@@ -446,6 +508,29 @@ pending_add(struct ctl *c, struct ctl_pending p)
 		    sizeof(*c->pending));
 	}
 	c->pending[c->npending++] = p;
+}
+
+void
+ctl_host_gap(struct ctl *c, int hi)
+{
+	orphan_pending(c, hi);
+}
+
+int
+ctl_vm_get(struct ctl *c, const char *id)
+{
+	return vm_get(c, id);
+}
+
+void
+ctl_migration_adopt(struct ctl *c, int vi, int from, int to,
+    int64_t decision, int64_t mig)
+{
+	pending_add(c, (struct ctl_pending){ .host = from, .cmd = -1,
+	    .decision = decision, .mig = mig, .vm = vi, .to = to,
+	    .orphan = true });
+	c->vms[vi].migrating = true;
+	c->vms[vi].last_move = ebb_monoclock();
 }
 
 /*
@@ -536,6 +621,12 @@ handle_line(struct ctl *c, int ci, const char *line, size_t len)
 		    "unexpected type");
 out:
 	ebb_msg_free(&m);
+}
+
+void
+ctl_conn_line(struct ctl *c, int ci, const char *line, size_t len)
+{
+	handle_line(c, ci, line, len);
 }
 
 static void
@@ -1105,6 +1196,8 @@ ctl_migrate_manual(struct ctl *c, const char *vm, const char *to)
 {
 	int vi = vm_find(c, vm), ti = ctl_host_find(c, to);
 
+	if (!ctl_bus_acting(c))
+		return -EAGAIN;
 	if (vi < 0 || ti < 0 || c->vms[vi].host < 0)
 		return -ENOENT;
 	if (c->vms[vi].migrating)
@@ -1144,7 +1237,11 @@ act(struct ctl *c, const struct pol_plan *pl)
 			 * The rules that must never be broken are checked
 			 * here again, whatever the plan says.
 			 */
+			/* A migration from or to it still in flight counts
+			 * as a VM on it: the source's report may already
+			 * miss the VM before the result comes. */
 			if (!window || h->state != POL_HOST_ON || h->nvms > 0 ||
+			    host_migrations(c, a->host) > 0 ||
 			    !h->reported || h->conf.reserve ||
 			    h->conf.maintenance ||
 			    on <= c->cfg.min_hosts_on)
@@ -1287,7 +1384,9 @@ ctl_round(struct ctl *c)
 	build_fleet(c, &f);
 	pol_plan_init(&pl);
 	pol_plan_round(&c->policy, &f, &c->rng, &pl);
-	act(c, &pl);
+	/* On kafka only the controller holding the lease acts. */
+	if (ctl_bus_acting(c))
+		act(c, &pl);
 	pol_plan_free(&pl);
 	pol_fleet_free(&f);
 	c->stats.rounds++;
@@ -1324,6 +1423,10 @@ ctl_hosts_json(const struct ctl *c)
 		    "power_driver", ctl_power_kind_name(h->conf.power.kind),
 		    "watts", h->state == POL_HOST_ON ?
 		    pol_power_at(&h->conf.power_w, h->busy) : 0.0);
+		/* Messages its agent's bus dropped (kafka only). */
+		if (c->bus != NULL)
+			json_object_set_new(o, "dropped",
+			    json_integer((json_int_t)h->dropped));
 		if (r != NULL) {
 			json_t *v;
 
@@ -1444,6 +1547,9 @@ conn_tls_init(struct ctl *c, struct ebb_err *err)
 {
 	int rc;
 
+	/* On kafka the link to the brokers is librdkafka's (docs/bus.md). */
+	if (c->cfg.bus.kind == EBB_BUS_KAFKA)
+		return 0;
 	if ((rc = ctl_config_check_tls(&c->cfg, "configuration", err)) != 0)
 		return rc;
 	if (c->cfg.insecure_plaintext) {
@@ -1498,16 +1604,22 @@ ctl_init(struct ctl *c, const struct ctl_config *cfg, struct ebb_err *err)
 		ebb_err_set(err, "hello timer: %s", strerror(-rc));
 		goto fail;
 	}
-	if ((rc = ebb_hostport(cfg->listen, host, sizeof(host), &port,
-	    err)) != 0)
-		goto fail;
-	if ((c->lfd = ebb_tcp_listen(host, port, err)) < 0) {
-		rc = c->lfd;
-		goto fail;
-	}
-	if ((rc = add_fd(c, c->lfd, TAG_LISTEN)) != 0) {
-		ebb_err_set(err, "epoll: %s", strerror(-rc));
-		goto fail;
+	if (cfg->bus.kind == EBB_BUS_KAFKA) {
+		/* Agents come through the brokers: no port of ours. */
+		if ((rc = ctl_bus_open(c, err)) != 0)
+			goto fail;
+	} else {
+		if ((rc = ebb_hostport(cfg->listen, host, sizeof(host), &port,
+		    err)) != 0)
+			goto fail;
+		if ((c->lfd = ebb_tcp_listen(host, port, err)) < 0) {
+			rc = c->lfd;
+			goto fail;
+		}
+		if ((rc = add_fd(c, c->lfd, TAG_LISTEN)) != 0) {
+			ebb_err_set(err, "epoll: %s", strerror(-rc));
+			goto fail;
+		}
 	}
 	if ((rc = ctl_api_init(c, err)) != 0)
 		goto fail;
@@ -1520,6 +1632,7 @@ fail:
 void
 ctl_fini(struct ctl *c)
 {
+	ctl_bus_close(c);
 	for (int ci = 0; ci < c->nconns; ci++)
 		conn_close(c, ci, "controller stopping");
 	free(c->conns);
@@ -1608,6 +1721,8 @@ ctl_run(struct ctl *c)
 				accept_event(c);
 			} else if (tag == TAG_HTTP) {
 				ctl_api_event(c);
+			} else if (tag == TAG_BUS) {
+				ctl_bus_event(c);
 			} else if (tag == TAG_HELLO) {
 				hello_timer_event(c);
 			} else if (tag >= TAG_CONN &&

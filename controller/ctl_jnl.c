@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_bus.h"
 #include "ctl_jnl.h"
 #include "ebb_log.h"
 
@@ -31,6 +32,92 @@ state_parse(const char *s, enum pol_host_state *out)
 			return 0;
 		}
 	return -EINVAL;
+}
+
+/*
+ * A migration the journal had in flight when the controller stopped.  One
+ * only planned was certainly not sent (it is set started before the
+ * command leaves): it failed.  One started may be running still, or have
+ * ended either way while no controller listened; its result, numbered on
+ * a connection that is gone, will not come, so it is carried on as an
+ * orphan: the agents' reports say where the VM runs (resolve_orphans).
+ * Meanwhile the VM is "migrating" and neither host is switched off.
+ */
+static void
+resume_migration(struct ctl *c, json_t *v)
+{
+	const char *vm = json_string_value(json_object_get(v, "vm"));
+	const char *from = json_string_value(json_object_get(v, "from"));
+	const char *to = json_string_value(json_object_get(v, "to"));
+	const char *st = json_string_value(json_object_get(v, "state"));
+	int64_t id = json_integer_value(json_object_get(v, "id"));
+	int64_t d = json_integer_value(json_object_get(v, "decision"));
+	int fi = from ? ctl_host_find(c, from) : -1;
+	int ti = to ? ctl_host_find(c, to) : -1;
+	int vi;
+
+	if (vm == NULL || from == NULL || to == NULL || st == NULL)
+		return;
+	if (strcmp(st, "planned") == 0) {
+		ctl_jnl_migration_end(c, id, false);
+		ctl_jnl_outcome(c, d, "failed: the controller stopped before "
+		    "sending it");
+		return;
+	}
+	if (fi < 0 || ti < 0 || (vi = ctl_vm_get(c, vm)) < 0) {
+		ebb_warn("journal: migration of %s from %s to %s was in flight "
+		    "when the controller stopped, between hosts not listed "
+		    "here: left in flight", vm, from, to);
+		return;
+	}
+	ctl_migration_adopt(c, vi, fi, ti, d, id);
+	ebb_warn("journal: migration of %s from %s to %s was in flight when "
+	    "the controller stopped; the agents' reports will say how it "
+	    "ended", vm, from, to);
+}
+
+/* Whether decision d has an action this controller carries on. */
+static bool
+decision_open(const struct ctl *c, int64_t d)
+{
+	for (int i = 0; i < c->npending; i++)
+		if (c->pending[i].decision == d)
+			return true;
+	for (int hi = 0; hi < c->nhosts; hi++)
+		if (c->hosts[hi].power_decision == d &&
+		    c->hosts[hi].state == POL_HOST_POWERING_ON)
+			return true;
+	return false;
+}
+
+/*
+ * Decisions still pending with nothing carried on for them: the controller
+ * stopped after deciding and before the action was recorded, so nothing
+ * was done.  Not those mirrored from another controller (kafka: inputs
+ * say their origin), which that one's messages end.
+ */
+static void
+close_stale(struct ctl *c)
+{
+	struct ctl_journal_filter f = { .outcome = "pending" };
+	struct ebb_err err;
+	json_t *ds = NULL, *v;
+	size_t i;
+
+	if (ctl_journal_decisions(c->journal, &f, &ds, &err) != 0) {
+		ebb_warn("journal: cannot read pending decisions: %s", err.msg);
+		return;
+	}
+	json_array_foreach(ds, i, v) {
+		int64_t id = json_integer_value(json_object_get(v, "id"));
+
+		if (json_object_get(json_object_get(v, "inputs"),
+		    "origin") != NULL || decision_open(c, id))
+			continue;
+		ctl_jnl_outcome(c, id, "failed: the controller stopped before "
+		    "acting on it");
+	}
+	json_decref(ds);
 }
 
 /*
@@ -71,9 +158,6 @@ resume(struct ctl *c)
 		if (c->hosts[hi].conf.maintenance)
 			s = POL_HOST_MAINTENANCE;
 		c->hosts[hi].state = s;
-		if (s == POL_HOST_POWERING_ON)
-			c->hosts[hi].boot_deadline = ebb_monoclock() +
-			    c->cfg.boot_timeout_s;
 	}
 	json_decref(states);
 	/*
@@ -102,20 +186,26 @@ resume(struct ctl *c)
 				    true);
 				ctl_jnl_outcome(c, c->hosts[hi].power_decision,
 				    "done");
+			} else if (!c->hosts[hi].conf.maintenance) {
+				/*
+				 * Switching on, whatever state the journal
+				 * got to write before the stop.
+				 */
+				c->hosts[hi].state = POL_HOST_POWERING_ON;
 			}
 		}
 		json_decref(inflight);
 		inflight = NULL;
 	}
+	for (int hi = 0; hi < c->nhosts; hi++)
+		if (c->hosts[hi].state == POL_HOST_POWERING_ON)
+			c->hosts[hi].boot_deadline = ebb_monoclock() +
+			    c->cfg.boot_timeout_s;
 	if (ctl_journal_migrations_in_flight(c->journal, &inflight, &err) == 0)
 		json_array_foreach(inflight, i, v)
-			ebb_warn("journal: migration of %s from %s to %s was in "
-			    "flight when the controller stopped; the agents' "
-			    "reports will show where it runs",
-			    json_string_value(json_object_get(v, "vm")),
-			    json_string_value(json_object_get(v, "from")),
-			    json_string_value(json_object_get(v, "to")));
+			resume_migration(c, v);
 	json_decref(inflight);
+	close_stale(c);
 }
 
 int
@@ -153,6 +243,8 @@ ctl_jnl_decide(struct ctl *c, const char *kind, const char *subject,
 	if (id < 0)
 		ebb_err_log("journal: decision %s %s refused: %s", kind,
 		    subject, err.msg);
+	else
+		ctl_bus_decision(c, id);	/* on kafka, made public */
 	return id;
 }
 
@@ -174,6 +266,8 @@ ctl_jnl_outcome(struct ctl *c, int64_t decision, const char *outcome)
 	    ctl_journal_now(), &err) != 0)
 		ebb_err_log("journal: outcome of decision %lld: %s",
 		    (long long)decision, err.msg);
+	else
+		ctl_bus_decision(c, decision);
 }
 
 void
@@ -197,6 +291,8 @@ ctl_jnl_state(struct ctl *c, const char *kind, const char *subject,
 	if (ctl_journal_change(c->journal, &ch, &err) < 0)
 		ebb_err_log("journal: state of %s -> %s: %s", subject, to,
 		    err.msg);
+	else
+		ctl_bus_state(c, kind, subject, to, why, ch.decision);
 }
 
 int64_t

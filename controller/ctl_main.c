@@ -104,8 +104,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ctl_config_free(&cfg);
-	ebb_info("ebb-controller %s: agents on %s, API on %s, policy %s, "
-	    "every %gs%s", EBB_VERSION, c.cfg.listen, c.cfg.http[0] ?
+	ebb_info("ebb-controller %s: agents on %s%s, API on %s, policy %s, "
+	    "every %gs%s", EBB_VERSION, c.cfg.bus.kind == EBB_BUS_KAFKA ?
+	    "kafka " : "", c.cfg.bus.kind == EBB_BUS_KAFKA ?
+	    c.cfg.bus.brokers : c.cfg.listen, c.cfg.http[0] ?
 	    c.cfg.http : "(off)", c.policy.name, c.cfg.interval_s,
 	    c.cfg.dry_run ? " (dry run)" : "");
 	rc = ctl_run(&c);

@@ -13,7 +13,8 @@
  * error the caller's struct is left exactly as it was; the "tls" section
  * (ca, cert, key required, server_name optional) and
  * agt_config_check_tls(): with a controller, TLS or "insecure_plaintext",
- * never neither, never both; standalone, neither is needed.
+ * never neither, never both; standalone, neither is needed; the "bus"
+ * section and command_max_age_s, and the tcp link's keys refused on kafka.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -97,6 +98,50 @@ expect_bad(const char *text, ...)
 		}
 	}
 	va_end(ap);
+}
+
+/* ---- the bus ----------------------------------------------------------- */
+
+static void
+test_bus(void **state)
+{
+	struct ebb_err err = { "" };
+	struct agt_config c;
+
+	(void)state;
+	agt_config_defaults(&c);
+	assert_int_equal(c.bus.kind, EBB_BUS_TCP);
+	assert_true(c.command_max_age_s == 60);
+
+	parse_ok("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k1:9092\", "
+	    "\"buffer_messages\": 5}, \"command_max_age_s\": 12.5}", &c);
+	assert_int_equal(c.bus.kind, EBB_BUS_KAFKA);
+	assert_string_equal(c.bus.brokers, "k1:9092");
+	assert_int_equal(c.bus.buffer_messages, 5);
+	assert_true(c.command_max_age_s == 12.5);
+	/* The brokers' TLS is librdkafka's: nothing of ours to require. */
+	c.tls.ca[0] = '\0';
+	c.insecure_plaintext = false;
+	assert_int_equal(agt_config_check_tls(&c, FILE_NAME, &err), 0);
+
+	/* What only the tcp link reads is refused on kafka, and back. */
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\"}, "
+	    "\"controller\": \"ctl:7400\"}", "controller: only for the tcp "
+	    "bus", "bus.properties", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\"}, "
+	    "\"tls\": {\"ca\": \"/a\", \"cert\": \"/b\", \"key\": \"/c\"}}",
+	    "tls: only for the tcp bus", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\"}, "
+	    "\"reconnect_max_s\": 3}", "reconnect_max_s", NULL);
+	expect_bad("{\"command_max_age_s\": 30}", "command_max_age_s: only "
+	    "for", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\"}, "
+	    "\"command_max_age_s\": 0}", "command_max_age_s", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\"}}", "bus.brokers", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\", "
+	    "\"properties\": {\"group.id\": \"x\"}}}", "bus.properties.group.id",
+	    "not allowed", NULL);
+	expect_bad("{\"bus\": 3}", "bus", NULL);
 }
 
 /* ---- defaults and good texts ------------------------------------------ */
@@ -726,6 +771,7 @@ main(void)
 		cmocka_unit_test(test_boundaries_accepted),
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_bus),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_bad_words_and_strings),

@@ -16,8 +16,10 @@
  * error the caller's struct (and a host list from an earlier parse) is left
  * exactly as it was; the "tls" section (ca, cert, key, all required; no
  * server_name) and ctl_config_check_tls(): TLS or "insecure_plaintext",
- * never neither (the built-in defaults included), never both; and
- * examples/controller.json ($EBB_SRC) parses, with TLS.
+ * never neither (the built-in defaults included), never both; the "bus"
+ * section with "name", "standby" and "lease_s" (kafka only), and the tcp
+ * keys refused on kafka; and examples/controller.json ($EBB_SRC) parses,
+ * with TLS.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -453,6 +455,55 @@ test_tls(void **state)
 	    "\"/c\"}}", "tls.ca: must not be empty", NULL);
 	expect_bad("{\"insecure_plaintext\": 1}", "insecure_plaintext",
 	    NULL);
+}
+
+/* ---- the bus, standby controllers ---------------------------------------- */
+
+static void
+test_bus(void **state)
+{
+	struct ctl_config c;
+	struct ebb_err err = { "" };
+
+	(void)state;
+	ctl_config_defaults(&c);
+	assert_int_equal(c.bus.kind, EBB_BUS_TCP);
+	assert_string_equal(c.name, "");
+	assert_false(c.standby);
+	assert_true(c.lease_s == 10);
+
+	parse_ok("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k1:9092\", "
+	    "\"group\": \"fleet\"}, \"name\": \"ctl-b\", \"standby\": true, "
+	    "\"lease_s\": 4.5}", &c);
+	assert_int_equal(c.bus.kind, EBB_BUS_KAFKA);
+	assert_string_equal(c.bus.brokers, "k1:9092");
+	assert_string_equal(c.bus.group, "fleet");
+	assert_string_equal(c.name, "ctl-b");
+	assert_true(c.standby);
+	assert_true(c.lease_s == 4.5);
+	/* No agent port on kafka: no TLS of ours to require. */
+	assert_int_equal(ctl_config_check_tls(&c, FILE_NAME, &err), 0);
+	ctl_config_free(&c);
+
+	/* What only one kind of bus reads is refused under the other. */
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\"}, "
+	    "\"listen\": \"0.0.0.0:7400\"}", "listen: only for the tcp bus",
+	    "bus.properties", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\"}, "
+	    "\"insecure_plaintext\": true}", "insecure_plaintext: only for the "
+	    "tcp bus", NULL);
+	expect_bad("{\"standby\": true}", "standby: only for", "kafka", NULL);
+	expect_bad("{\"lease_s\": 5}", "lease_s: only for", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\", \"brokers\": \"k:1\"}, "
+	    "\"lease_s\": 0.5}", "lease_s", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"kafka\"}}", "bus.brokers", NULL);
+	expect_bad("{\"bus\": {\"kind\": \"udp\"}}", "bus.kind", NULL);
+	expect_bad("{\"name\": \"\"}", "name", NULL);
+	/* The tcp bus takes its address from "listen". */
+	expect_bad("{\"bus\": {\"brokers\": \"k:1\"}}", "only for", NULL);
+	parse_ok("{\"bus\": {\"kind\": \"tcp\"}, \"name\": \"a\"}", &c);
+	assert_int_equal(c.bus.kind, EBB_BUS_TCP);
+	ctl_config_free(&c);
 }
 
 /* ---- the power window -------------------------------------------------- */
@@ -906,6 +957,7 @@ main(void)
 		cmocka_unit_test(test_boundaries_accepted),
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_bus),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
