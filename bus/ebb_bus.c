@@ -9,7 +9,42 @@
 #include <string.h>
 
 #include "ebb_bus_int.h"
+#include "ebb_module.h"
 #include "ebb_log.h"
+
+
+/*
+ * The Kafka transport is a module (ebb-bus-kafka.so, common/ebb_module.h):
+ * librdkafka and the libraries it brings are loaded only by a daemon
+ * configured for Kafka.
+ */
+static int
+kafka_open(struct ebb_bus *bus, const struct ebb_bus_config *c,
+    struct ebb_err *err)
+{
+	int (*fn)(struct ebb_bus *, const struct ebb_bus_config *,
+	    struct ebb_err *);
+
+	if ((*(void **)&fn = ebb_module_sym("ebb-bus-kafka.so",
+	    "ebb_bus_kafka_open", err)) == NULL)
+		return -ENOTSUP;
+	return fn(bus, c, err);
+}
+
+static int
+kafka_check_prop(const char *key, const char *value, char *why,
+    size_t size)
+{
+	int (*fn)(const char *, const char *, char *, size_t);
+	struct ebb_err err;
+
+	if ((*(void **)&fn = ebb_module_sym("ebb-bus-kafka.so",
+	    "ebb_bus_kafka_check_prop", &err)) == NULL) {
+		snprintf(why, size, "%s", err.msg);
+		return -ENOTSUP;
+	}
+	return fn(key, value, why, size);
+}
 
 static const char *const topic_names[EBB_BUS_NTOPICS] = {
 	[EBB_BUS_REPORTS] = "ebb.reports",
@@ -111,7 +146,7 @@ parse_props(struct ebb_jconf *x, json_t *obj, struct ebb_bus_config *c)
 			return ebb_jconf_fail(x, path, "found %s, allowed a string "
 			    "(of at most %zu bytes), an integer or a boolean",
 			    ebb_json_kind(v), sizeof(value) - 1);
-		if (ebb_bus_kafka_check_prop(key, value, why, sizeof(why)) != 0)
+		if (kafka_check_prop(key, value, why, sizeof(why)) != 0)
 			return ebb_jconf_fail(x, path, "%s", why);
 		if (props_add(c, key, value) != 0)
 			return ebb_jconf_fail(x, path, "the properties exceed %d "
@@ -208,7 +243,7 @@ ebb_bus_open(struct ebb_bus **out, const struct ebb_bus_config *c,
 	if (cb != NULL)
 		bus->cb = *cb;
 	bus->st.state = EBB_BUS_CONNECTING;
-	if ((rc = ebb_bus_kafka_open(bus, c, err)) != 0) {
+	if ((rc = kafka_open(bus, c, err)) != 0) {
 		free(bus);
 		return rc;
 	}
