@@ -25,6 +25,8 @@
 
 /* Pending output beyond this drops the connection: the peer is stuck. */
 #define AGT_OUT_MAX	(4 * 1024 * 1024)
+/* Input taken in one wake-up before the loop gets a turn. */
+#define AGT_READ_BURST	(256 * 1024)
 /*
  * A connect or TLS handshake that takes longer is given up and retried:
  * the controller is wedged, or what answers on its port is not one.
@@ -93,7 +95,9 @@ ctl_send(struct agt *a, json_t *m)
 			conn_close(a, "controller is not reading");
 		return rc;
 	}
-	ctl_flush(a);
+	/* Answers to a batch of lines leave together, after the batch. */
+	if (!c->batching)
+		ctl_flush(a);
 	return 0;
 }
 
@@ -143,6 +147,7 @@ conn_close(struct agt *a, const char *why)
 	ebb_linebuf_free(&c->in);
 	ebb_linebuf_init(&c->in);
 	c->out.len = 0;
+	c->batching = false;
 	conn_schedule(a);
 }
 
@@ -427,7 +432,7 @@ ctl_event(struct agt *a, uint32_t events)
 	struct agt_conn *c = &a->ctl;
 	struct ebb_err err;
 	const char *line;
-	size_t len;
+	size_t len, got = 0;
 	ssize_t n;
 	int rc;
 
@@ -481,11 +486,23 @@ ctl_event(struct agt *a, uint32_t events)
 			conn_close(a, err.msg);
 			return;
 		}
+		c->batching = true;
 		while ((rc = ebb_linebuf_next(&c->in, &line, &len)) == 1) {
 			handle_line(a, line, len);
 			if (c->fd < 0)
 				return;
 		}
+		c->batching = false;
+		ctl_flush(a);
+		if (c->fd < 0)
+			return;
+		/*
+		 * Back to the loop now and then: a flood from the controller
+		 * must not keep signals and the timer waiting (epoll is level
+		 * triggered, so what is left wakes us again).
+		 */
+		if ((got += (size_t)n) >= AGT_READ_BURST)
+			break;
 		if (rc < 0) {
 			conn_close(a, "message longer than the limit");
 			return;

@@ -37,6 +37,8 @@ struct agt_conn {
 						   give up then (monotonic s) */
 	struct ebb_linebuf	 in;
 	struct ebb_outq		 out;		/* lines not yet sent */
+	bool			 batching;	/* answering a batch of lines:
+						   flush after it */
 	double			 retry_at;	/* monotonic s */
 	double			 backoff;	/* s, doubles up to the max */
 	uint64_t		 seq;		/* next message's seq */
