@@ -48,7 +48,7 @@ cat > "$T/ctl.json" <<EOF
   "bus": { "kind": "kafka", "brokers": "$BOOT", "group": "$RUN",
            "properties": { $(kafka_props), "message.timeout.ms": 2000 } },
   "name": "ctl-a",
-  "lease_s": 2,
+  "lease_s": 4,
   "http": "127.0.0.1:$HTTP_PORT",
   "token_file": "$T/token",
   "policy": "$T/policy.json",
