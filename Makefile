@@ -13,7 +13,7 @@ CTEST_FLAGS = --output-on-failure -j2 --no-tests=error
 MAKEFLAGS  += --no-print-directory
 
 .DEFAULT_GOAL := build
-.PHONY: all deps build test test-asan demo bench bench-agent fuzz clean
+.PHONY: all deps build test test-asan demo demo-sim bench bench-agent fuzz clean
 
 all: build
 
@@ -38,7 +38,19 @@ test-asan: deps
 	cmake --build $(ASAN_DIR) -j$(JOBS)
 	ctest --test-dir $(ASAN_DIR) $(CTEST_FLAGS)
 
+# The demo is the fleet in a box (examples/fleet-box.sh: libvirt hosts in
+# network namespaces, live migrations, hosts powered down and up; needs
+# root); where it cannot run it says why and the simulator demo runs.
 demo: build
+	@sh examples/fleet-box.sh $(BUILD_DIR); rc=$$?; \
+	if [ $$rc -eq 77 ]; then \
+		echo "demo: running the simulator demo instead"; \
+		sh examples/demo.sh $(BUILD_DIR); \
+	else \
+		exit $$rc; \
+	fi
+
+demo-sim: build
 	sh examples/demo.sh $(BUILD_DIR)
 
 fuzz: deps

@@ -12,7 +12,7 @@ libjansson-dev libcmocka-dev libsqlite3-dev libssl-dev
 libcpupower-dev libsensors-dev libvirt-dev librdkafka-dev libmicrohttpd-dev
 clang libclang-rt-14-dev
 qemu-system-x86 qemu-system-data chromium
-libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients kcat openssl
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients kcat openssl curl
 "
 
 missing=""

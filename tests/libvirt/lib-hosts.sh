@@ -23,6 +23,14 @@
 #   host_virsh h1 list --all
 #   host_run h2 "$LH_TMP/agent.log" "$EBB_BIN/ebb-agent" -c "$LH_TMP/h2.json"
 #
+# LH_CORES=N (before hosts_up): every host's /proc/stat is a still copy of
+# the machine's with only the lines of cpu0..cpuN-1, so that the host's
+# processes count N cores.  The hosts share the machine's kernel, so a
+# host's real CPU figures would be the machine's anyway: this is for an
+# ebb-agent with "cpu_source": "vms", which takes its host's busy time
+# from its VMs and only its core count from /proc/stat (the controller
+# sizes a host by that count).  Unset: the machine's /proc/stat.
+#
 # The fleet's state is in LH_* variables and in $LH_TMP/state: functions
 # that start or stop things must run in the shell that called hosts_up,
 # or in a process that called hosts_attach first (a power command, say);
@@ -30,6 +38,7 @@
 # and lh_domain_xml only compute, and work in $(...) too.
 
 LH_NET=${LH_NET:-10.77.0}	# hK is $LH_NET.K
+LH_CORES=${LH_CORES:-}		# set: each host shows that many cores (below)
 LH_TMP=${LH_TMP:-}		# set it before hosts_up to choose the folder
 LH_N=0
 LH_TAG=
@@ -193,6 +202,19 @@ lh_mountpoints() {
 	done
 }
 
+# lh_stat_cores N: the machine's /proc/stat with the per-core lines of
+# cpu0..cpuN-1 only (LH_CORES).
+lh_stat_cores() {
+	case $1 in
+	'' | *[!0-9]* | 0)
+		lh_say "LH_CORES=$1: not a number of cores"
+		return 1
+		;;
+	esac
+	awk -v n="$1" '/^cpu[0-9]/ { if (substr($1, 4) + 0 >= n) next }
+	{ print }' /proc/stat
+}
+
 # host_create H: hK's folders, network namespace and holder.
 host_create() {
 	lh_k=$(lh_num "$1")
@@ -225,6 +247,10 @@ host_create() {
 	for lh_p in $LH_DIRS; do
 		lh_binds="$lh_binds mount --bind '$lh_d/${lh_p%%:*}' '${lh_p#*:}' &&"
 	done
+	if [ -n "$LH_CORES" ]; then
+		lh_stat_cores "$LH_CORES" >"$lh_d/stat" || return 1
+		lh_binds="$lh_binds mount --bind '$lh_d/stat' /proc/stat &&"
+	fi
 	# `ip netns exec` enters the network namespace (and mounts a /sys
 	# of it), unshare makes the mount and UTS namespaces (propagation
 	# private: no bind leaks out), the shell binds, writes "ready" and
@@ -491,17 +517,23 @@ lh_rm_tmp() {
 	return 0
 }
 
-# lh_domain_xml NAME KERNEL CMDLINE [MEM_MIB [VCPUS]]: on stdout, a TCG
-# domain that boots the multiboot KERNEL (ebb-guest) with CMDLINE, 64 MiB
-# and 1 vCPU unless told, its serial port to
+# lh_domain_xml NAME KERNEL CMDLINE [MEM_MIB [VCPUS [MODULE]]]: on stdout,
+# a TCG domain that boots the multiboot KERNEL (ebb-guest) with CMDLINE,
+# 64 MiB and 1 vCPU unless told, its serial port to
 # /var/log/libvirt/qemu/NAME.serial of the host it runs on (host_serial).
-# From domain.xml.in beside this file; the arguments must not hold | & \.
+# MODULE, if given, is the guest's first multiboot module (<initrd>: an
+# ebb-guest trace for trace=); QEMU reads it again on every migration
+# target, so it must be a path every host sees (under $LH_TMP, say) and
+# hold no comma.  From domain.xml.in beside this file; the arguments must
+# not hold | & \.
 lh_domain_xml() {
 	lh_bios=
 	[ -f /usr/share/qemu/qboot.rom ] &&
 	    lh_bios="<loader type='rom'>/usr/share/qemu/qboot.rom</loader>"
+	lh_initrd=
+	[ -z "${6:-}" ] || lh_initrd="<initrd>$6</initrd>"
 	sed -e "s|@NAME@|$1|g" -e "s|@KERNEL@|$2|g" -e "s|@CMDLINE@|$3|g" \
 	    -e "s|@MEM_MIB@|${4:-64}|g" -e "s|@VCPUS@|${5:-1}|g" \
 	    -e "s|@UUID@|$(lh_uuid)|g" -e "s|@LOADER@|$lh_bios|g" \
-	    "$LH_SRCDIR/domain.xml.in"
+	    -e "s|@INITRD@|$lh_initrd|g" "$LH_SRCDIR/domain.xml.in"
 }

@@ -87,7 +87,7 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
 # back into the namespaces of this script (the machine's own) and act on
 # the testbed there.
 power() { # power on|off H
-	printf 'nsenter -t 16710 -n -m -u -- sh -c %s' "'. $EBB_SRC/tests/libvirt/lib-hosts.sh && hosts_attach $T && host_power_$1 $2' >>$T/power.log 2>&1"
+	printf 'nsenter -t %s -n -m -u -- sh -c %s' "$$" "'. $EBB_SRC/tests/libvirt/lib-hosts.sh && hosts_attach $T && host_power_$1 $2' >>$T/power.log 2>&1"
 }
 
 # The hosts share one kernel, so each agent reports its host's load from
