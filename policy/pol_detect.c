@@ -29,20 +29,34 @@ struct det_in {
 	double	ahead;		/* planning intervals */
 };
 
+/* Σ demand and the largest VM over the host's list, in list order. */
 static void
-det_gather(const struct pol_fleet *f, int hi, int extra, const double *sum,
-    int nsum, struct det_in *in)
+det_sums(const struct pol_fleet *f, int hi, double *req, double *ram)
 {
 	const struct pol_host *h = &f->hosts[hi];
-	double cap = pol_host_mips(h), req = 0, ram = 0;
-	int n;
 
+	*req = 0;
+	*ram = 0;
 	for (int i = 0; i < h->nslots; i++) {
 		const struct pol_vm *v = &f->vms[h->slots[i].vm];
 
-		req += v->req_mips;
-		ram = fmax(ram, v->ram_mb);
+		*req += v->req_mips;
+		*ram = fmax(*ram, v->ram_mb);
 	}
+}
+
+/*
+ * det_gather with the host's sums at hand: req and ram from det_sums, the
+ * history from sum (or, when NULL, summed here).
+ */
+static void
+det_finish(const struct pol_fleet *f, int hi, int extra, const double *sum,
+    int nsum, double req, double ram, struct det_in *in)
+{
+	const struct pol_host *h = &f->hosts[hi];
+	double cap = pol_host_mips(h);
+	int n;
+
 	if (sum != NULL) {
 		memcpy(in->hist, sum, sizeof(in->hist));
 		n = nsum;
@@ -67,6 +81,16 @@ det_gather(const struct pol_fleet *f, int hi, int extra, const double *sum,
 	 */
 	in->ahead = (h->nslots == 0 && extra < 0) || h->mig_mbs <= 0 ? 0 :
 	    ceil(ram / h->mig_mbs / f->interval_s);
+}
+
+static void
+det_gather(const struct pol_fleet *f, int hi, int extra, const double *sum,
+    int nsum, struct det_in *in)
+{
+	double req, ram;
+
+	det_sums(f, hi, &req, &ram);
+	det_finish(f, hi, extra, sum, nsum, req, ram, in);
 }
 
 /* Fits the newest `window` points, oldest first, and predicts ahead. */
@@ -187,12 +211,234 @@ pol_overloaded_with(const struct pol_policy *p, const struct pol_fleet *f,
 	return detect(p, &in);
 }
 
-bool
-pol_overloaded_sum(const struct pol_policy *p, const struct pol_fleet *f,
-    int h, int vm, const double *sum, int nsum)
-{
-	struct det_in in;
+/* ---- kept state: the same answers, asked over and over ------------------ */
 
-	det_gather(f, h, vm, sum, nsum, &in);
+static bool
+det_has_line(const struct pol_policy *p)
+{
+	return (p->overload.detector == POL_DET_LR ||
+	    p->overload.detector == POL_DET_LRR ||
+	    p->overload.detector == POL_DET_BAND) &&
+	    p->overload.window <= POL_HIST_MAX;
+}
+
+/*
+ * The line regress() fits through the newest w points (newest first in
+ * hist, the first `valid` of them set, the rest 0), the norm of its
+ * residuals and Σ |point|.
+ */
+static void
+det_line(const double *hist, int valid, int w, double *a, double *b,
+    double *res, double *mag)
+{
+	double y[POL_HIST_MAX] = { 0 }, ssr = 0, m = 0;
+
+	for (int i = 0; i < w; i++)
+		y[i] = w - 1 - i < valid ? hist[w - 1 - i] : 0;
+	pol_ols_line(y, w, a, b);
+	for (int i = 0; i < w; i++) {
+		double e = y[i] - (*a + *b * (i + 1));
+
+		ssr += e * e;
+		m += fabs(y[i]);
+	}
+	*res = sqrt(ssr);
+	*mag = m;
+}
+
+static void
+det_host_line(const struct pol_policy *p, struct pol_det_host *c)
+{
+	if (det_has_line(p))
+		det_line(c->sum, POL_HIST_MAX, p->overload.window, &c->la,
+		    &c->lb, &c->lres, &c->lmag);
+}
+
+/*
+ * Sums points k0 <= k < k1 of the host's history as pol_host_history_sum
+ * does (each point over the VMs in list order), and returns the longest
+ * VM history.
+ */
+static int
+det_sum_points(const struct pol_fleet *f, int hi, double *sum, int k0, int k1)
+{
+	const struct pol_host *h = &f->hosts[hi];
+	int n = 0;
+
+	for (int k = k0; k < k1; k++)
+		sum[k] = 0;
+	for (int i = 0; i < h->nslots; i++) {
+		const struct pol_vm *v = &f->vms[h->slots[i].vm];
+		double scale = v->mips * v->pes / pol_host_mips(h);
+
+		for (int k = k0; k < EBB_MIN(k1, v->nhist); k++)
+			sum[k] += v->hist[k] * scale;
+		n = EBB_MAX(n, v->nhist);
+	}
+	return n;
+}
+
+/* The older sums, which a partial view left out. */
+static void
+det_complete(const struct pol_fleet *f, int hi, struct pol_det_host *c)
+{
+	if (c->nsum < POL_HIST_MAX) {
+		det_sum_points(f, hi, c->sum, c->nsum, POL_HIST_MAX);
+		c->nsum = POL_HIST_MAX;
+	}
+}
+
+void
+pol_det_host_fill(const struct pol_policy *p, const struct pol_fleet *f,
+    int hi, struct pol_det_host *c)
+{
+	c->nsum = det_has_line(p) ? p->overload.window : POL_HIST_MAX;
+	c->n = det_sum_points(f, hi, c->sum, 0, c->nsum);
+	det_sums(f, hi, &c->req, &c->ram);
+	det_host_line(p, c);
+}
+
+/* Appending to the list: the sums grow in list order, as det_sums adds. */
+void
+pol_det_host_add(const struct pol_policy *p, const struct pol_fleet *f,
+    int hi, int vm, struct pol_det_host *c)
+{
+	const struct pol_vm *v = &f->vms[vm];
+	double scale = v->mips * v->pes / pol_host_mips(&f->hosts[hi]);
+
+	/* pol_host_history_add, over the points kept. */
+	for (int k = 0; k < EBB_MIN(c->nsum, v->nhist); k++)
+		c->sum[k] += v->hist[k] * scale;
+	c->n = EBB_MAX(c->n, v->nhist);
+	c->req += v->req_mips;
+	c->ram = fmax(c->ram, v->ram_mb);
+	det_host_line(p, c);
+}
+
+void
+pol_det_vm_fill(const struct pol_policy *p, const struct pol_fleet *f, int vm,
+    struct pol_det_vm *x)
+{
+	const struct pol_vm *v = &f->vms[vm];
+
+	x->vm = vm;
+	if (det_has_line(p))
+		det_line(v->hist, v->nhist, p->overload.window, &x->la, &x->lb,
+		    &x->lres, &x->lmag);
+}
+
+/*
+ * Whether the summed history, trailing zeros trimmed, keeps at least w
+ * points: whether a point at w - 1 or later is not 0, each point computed
+ * as det_finish computes it.
+ */
+static bool
+det_reaches(const struct pol_fleet *f, int hi, struct pol_det_host *c,
+    const struct pol_vm *v, double s, int w)
+{
+	int nv = v != NULL ? v->nhist : 0, nmax = EBB_MAX(c->n, nv);
+
+	for (int k = w - 1; k < nmax; k++) {
+		if (k >= c->nsum)
+			det_complete(f, hi, c);
+		double y = k < nv ? c->sum[k] + v->hist[k] * s : c->sum[k];
+
+		if (y != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * LR, LRR, BAND with a full window, without the regression.  Least
+ * squares is linear in the points, so the line through the host's sums
+ * plus s times a VM's is the host's line plus s times the VM's, and the
+ * residuals' norm is at most the sum of theirs.  That answers unless the
+ * forecast is within a margin of the limit, where rounding might tip the
+ * real computation either way: 1: overloaded, 0: not, -1: ask regress().
+ *
+ * The margin: both the regression over the summed points and this sum of
+ * two regressions are within some w² ulps (w <= 30 points, x = 1..w: well
+ * conditioned) of Σ |point| × (1 + t) of the exact value, 2e-13 of it at
+ * most; 1e-8 of it is fifty thousand times that.
+ */
+static int
+det_quick(const struct pol_policy *p, const struct pol_det_host *c,
+    const struct pol_det_vm *x, double s, double req_util, double ahead)
+{
+	double t = p->overload.window + ahead, a = c->la, b = c->lb;
+	double res = c->lres, mag = c->lmag, safety = p->overload.safety;
+	double conf = p->overload.confidence, m, q, sd;
+	int w = p->overload.window;
+
+	if (x != NULL) {
+		a += s * x->la;
+		b += s * x->lb;
+		res += s * x->lres;
+		mag += s * x->lmag;
+	}
+	m = 1e-8 * (1 + mag) * (1 + t);
+	q = safety * (a + b * t);
+	m *= 1 + fabs(safety);
+	switch (p->overload.detector) {
+	case POL_DET_LR:
+	case POL_DET_LRR:
+		if (q - m >= 1.0)
+			return 1;
+		if (q + m < 1.0)
+			return 0;
+		return -1;
+	case POL_DET_BAND:
+		if (req_util > p->overload.band_high)
+			return 1;
+		if (!(conf >= 0))
+			return -1;
+		/* conf × sd >= 0 only adds to the forecast. */
+		if (q - m >= p->overload.band_high)
+			return 1;
+		sd = w > 2 ? res / sqrt(w - 2) : 0;
+		if (q + m + conf * (sd + m) < p->overload.band_high)
+			return 0;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+bool
+pol_overloaded_det(const struct pol_policy *p, const struct pol_fleet *f,
+    int hi, struct pol_det_host *c, const struct pol_det_vm *x)
+{
+	const struct pol_host *h = &f->hosts[hi];
+	const struct pol_vm *v = x != NULL ? &f->vms[x->vm] : NULL;
+	double cap = pol_host_mips(h), req = c->req, ram = c->ram, s = 0;
+	double ahead;
+	struct det_in in;
+	int q;
+
+	if (v != NULL) {
+		req += v->req_mips;
+		ram = fmax(ram, v->ram_mb);
+		s = v->mips * v->pes / cap;
+	}
+	switch (p->overload.detector) {
+	case POL_DET_THR:
+		return req / cap > p->overload.threshold;
+	case POL_DET_LR:
+	case POL_DET_LRR:
+	case POL_DET_BAND:
+		if (!det_reaches(f, hi, c, v, s, p->overload.window))
+			return req / cap > p->overload.fallback_threshold;
+		ahead = (h->nslots == 0 && v == NULL) || h->mig_mbs <= 0 ? 0 :
+		    ceil(ram / h->mig_mbs / f->interval_s);
+		if ((q = det_quick(p, c, x, s, req / cap, ahead)) >= 0)
+			return q;
+		break;
+	default:
+		break;
+	}
+	det_complete(f, hi, c);
+	det_finish(f, hi, v != NULL ? x->vm : -1, c->sum, c->n, c->req, c->ram,
+	    &in);
 	return detect(p, &in);
 }

@@ -7,6 +7,7 @@
  * each planned move is applied at once so that later decisions see it.
  */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "ebb.h"
 #include "pol_detect.h"
 #include "pol_plan.h"
+#include "pol_round.h"
 #include "pol_select.h"
 
 void
@@ -88,40 +90,8 @@ pol_note_name(enum pol_note_kind k)
 	return "invalid";
 }
 
-/*
- * What a round carries besides the fleet: the policy, and each host's draw
- * at its measured utilization, which does not change within a round.
- */
-struct round {
-	const struct pol_policy	*p;
-	struct pol_fleet	*w;
-	double			*now_w;
-	/*
-	 * Each host's history sums (pol_host_history_sum), kept up to date
-	 * as VMs are added, recomputed after a removal: detectors are asked
-	 * about the same hosts over and over within a round.
-	 */
-	double			*hsum;
-	int			*hn;
-	unsigned char		*hok;
-	/*
-	 * What placement reads of every host for every VM, packed together
-	 * so that a scan of ten thousand hosts stays in cache; refreshed
-	 * whenever a host's VMs change.
-	 */
-	struct pol_hot		*hot;
-	int			*kind_of;	/* first host of the same kind */
-	unsigned char		*seen;		/* by kind: met in this scan */
-};
-
-enum {
-	HOT_PLACEABLE = 1,	/* on, or off and wakeable */
-	HOT_IDLE = 2,		/* empty, idle, nothing committed */
-	HOT_EMPTY = 4,		/* no VM listed */
-};
-
 static void
-hot_refresh(const struct round *r, int h)
+hot_fill(struct pol_round *r, int h)
 {
 	const struct pol_host *H = &r->w->hosts[h];
 	struct pol_hot *t = &r->hot[h];
@@ -140,72 +110,59 @@ hot_refresh(const struct round *r, int h)
 	    0);
 }
 
-static const double *
-round_hist(const struct round *r, int h, int *n)
-{
-	double *sum = r->hsum + (size_t)h * POL_HIST_MAX;
-
-	if (!r->hok[h]) {
-		r->hn[h] = pol_host_history_sum(r->w, h, sum);
-		r->hok[h] = 1;
-	}
-	*n = r->hn[h];
-	return sum;
-}
-
+/* After a change to host h's VMs: its hot copy, and its place in the index. */
 static void
-round_add(const struct round *r, int h, int vm)
+hot_refresh(struct pol_round *r, int h)
 {
-	pol_host_add(r->w, h, vm, false);
-	hot_refresh(r, h);
-	if (r->hok[h])
-		pol_host_history_add(r->w, h, vm,
-		    r->hsum + (size_t)h * POL_HIST_MAX, &r->hn[h]);
-}
-
-static void
-round_remove(const struct round *r, int h, int vm)
-{
-	pol_host_remove(r->w, h, vm);
-	hot_refresh(r, h);
-	r->hok[h] = 0;
-}
-
-static bool
-round_overloaded(const struct round *r, int h, int vm)
-{
-	int n;
-	const double *sum = round_hist(r, h, &n);
-
-	return pol_overloaded_sum(r->p, r->w, h, vm, sum, n);
+	hot_fill(r, h);
+	pol_place_refresh(r, h);
 }
 
 /*
- * What placing vm on host h costs in power, by the policy's host order.
- * NAN when it does not fit under the utilization cap.
- *
- * POWER is PABFD's: the increase over the host's measured draw.  For an
- * empty host that is the dynamic part only, as if an idle host were free,
- * which is why PABFD spreads VMs onto empty hosts.  EFFICIENCY charges an
- * empty or off host its idle draw too, since placing there is what keeps
- * it from being switched off.
+ * The detector's view of host h, made when first asked for; the index
+ * copies what it can use of it.
  */
-static double
-place_cost(const struct round *r, int h, double req)
+static struct pol_det_host *
+round_det(struct pol_round *r, int h)
 {
-	const struct pol_hot *t = &r->hot[h];
-	double after = (t->load + req) / t->cap;
-	double pa = pol_power_at(t->power, after);
-
-	if (isnan(pa) || after > r->p->placement.max_util)
-		return NAN;
-	if (r->p->placement.order == POL_ORDER_EFFICIENCY &&
-	    (t->flags & HOT_EMPTY))
-		return pa;
-	return pa - r->now_w[h];
+	if (!r->det_ok[h]) {
+		pol_det_host_fill(r->p, r->w, h, &r->det[h]);
+		r->det_ok[h] = 1;
+		pol_place_refresh(r, h);
+	}
+	return &r->det[h];
 }
 
-#define ROUND_KINDS	16	/* host kinds told apart per round */
+static void
+round_add(struct pol_round *r, int h, int vm)
+{
+	pol_host_add(r->w, h, vm, false);
+	if (r->det_ok[h])
+		pol_det_host_add(r->p, r->w, h, vm, &r->det[h]);
+	hot_refresh(r, h);
+}
+
+static void
+round_remove(struct pol_round *r, int h, int vm)
+{
+	pol_host_remove(r->w, h, vm);
+	r->det_ok[h] = 0;
+	hot_refresh(r, h);
+}
+
+/* Whether host h is overloaded, with x's VM added (x NULL: as it is). */
+bool
+pol_round_overloaded(struct pol_round *r, int h, const struct pol_det_vm *x)
+{
+	return pol_overloaded_det(r->p, r->w, h, round_det(r, h), x);
+}
+
+/* Where vm is in the working copy. */
+static int
+round_vm_host(const struct pol_round *r, int vm)
+{
+	return r->vm_moved[vm] ? r->vm_host[vm] : r->w->vms[vm].host;
+}
 
 /* Whether two hosts are interchangeable for placement when idle. */
 static bool
@@ -214,56 +171,6 @@ same_kind(const struct pol_host *a, const struct pol_host *b)
 	return a->power == b->power && a->pes == b->pes &&
 	    a->pe_mips == b->pe_mips && a->ram_mb == b->ram_mb &&
 	    a->bw == b->bw && a->state == b->state;
-}
-
-/*
- * PABFD's host choice for one VM: among suitable, not excluded hosts, the
- * cheapest by place_cost, the first on ties, skipping a non-empty host the
- * VM would overload.  The overload test is the expensive part, so it is
- * made only for a host that would otherwise win; and of idle empty hosts
- * of one kind only the first can win, so the rest are not looked at.  The
- * result is the same as testing every host.  Returns the host or -1.
- */
-static int
-find_host(const struct round *r, int vm, const unsigned char *excluded)
-{
-	const struct pol_fleet *w = r->w;
-	const struct pol_vm *v = &w->vms[vm];
-	double want = v->req_mips > v->reserve_mips ? v->req_mips :
-	    v->reserve_mips, per = want / v->pes, best = DBL_MAX;
-	int pick = -1, marked[ROUND_KINDS], nmarked = 0;
-
-	for (int h = 0; h < w->nhosts; h++) {
-		const struct pol_hot *t = &r->hot[h];
-		double cost;
-
-		if (excluded[h] || !(t->flags & HOT_PLACEABLE))
-			continue;
-		if (t->flags & HOT_IDLE) {
-			int k = r->kind_of[h];
-
-			if (r->seen[k])
-				continue;	/* an earlier one of its kind */
-			if (nmarked < ROUND_KINDS) {
-				r->seen[k] = 1;
-				marked[nmarked++] = k;
-			}
-		}
-		/* pol_host_suitable(), on the packed copy. */
-		if (!(t->pe_mips >= per && t->avail >= want &&
-		    t->ram_free >= v->ram_use_mb && t->bw_free >= v->bw_use))
-			continue;
-		cost = place_cost(r, h, v->req_mips);
-		if (isnan(cost) || !(cost < best))
-			continue;
-		if (t->load != 0 && round_overloaded(r, h, vm))
-			continue;
-		best = cost;
-		pick = h;
-	}
-	for (int i = 0; i < nmarked; i++)
-		r->seen[marked[i]] = 0;
-	return pick;
 }
 
 /* Sorts VM indices by demand, largest first, keeping ties in order. */
@@ -296,20 +203,37 @@ sort_by_demand(const struct pol_fleet *w, int *vms, int n)
 	free(k);
 }
 
-/* Moves vm to host `to` in the working fleet and records the move. */
+/*
+ * Records the move of vm to host `to`, where the working fleet lists it
+ * already, and takes it off the host it was on.
+ */
 static void
-plan_move(struct pol_plan *pl, const struct pol_fleet *f, const struct round *r,
-    int vm, int to, enum pol_reason why)
+plan_moved(struct pol_plan *pl, const struct pol_fleet *f,
+    struct pol_round *r, int vm, int to, enum pol_reason why)
 {
 	struct pol_fleet *w = r->w;
-	int cur = w->vms[vm].host;
+	int cur = round_vm_host(r, vm);
 
 	if (cur >= 0 && pol_host_find(&w->hosts[cur], vm) >= 0)
 		round_remove(r, cur, vm);
-	round_add(r, to, vm);
-	w->vms[vm].host = to;
+	r->vm_host[vm] = to;
+	r->vm_moved[vm] = 1;
 	plan_act(pl, (struct pol_action){ .kind = POL_ACT_MIGRATE, .why = why,
 	    .vm = vm, .from = f->vms[vm].host, .to = to, .host = -1 });
+}
+
+/* Moves vm to host `to` in the working fleet and records the move. */
+static void
+plan_move(struct pol_plan *pl, const struct pol_fleet *f, struct pol_round *r,
+    int vm, int to, enum pol_reason why)
+{
+	int cur = round_vm_host(r, vm);
+
+	/* Off its host first: a host's list order is part of the model. */
+	if (cur >= 0 && pol_host_find(&r->w->hosts[cur], vm) >= 0)
+		round_remove(r, cur, vm);
+	round_add(r, to, vm);
+	plan_moved(pl, f, r, vm, to, why);
 }
 
 /*
@@ -317,7 +241,7 @@ plan_move(struct pol_plan *pl, const struct pol_fleet *f, const struct round *r,
  * not overloaded any more.  Returns the VMs taken (caller frees).
  */
 static int *
-relieve_overloaded(const struct round *r, struct ebb_rand *rng,
+relieve_overloaded(struct pol_round *r, struct ebb_rand *rng,
     unsigned char *over, int *nout, struct pol_plan *pl)
 {
 	const struct pol_policy *p = r->p;
@@ -327,7 +251,7 @@ relieve_overloaded(const struct round *r, struct ebb_rand *rng,
 	for (int h = 0; h < w->nhosts; h++) {
 		if (w->hosts[h].state != POL_HOST_ON || w->hosts[h].nslots == 0)
 			continue;
-		if (round_overloaded(r, h, -1))
+		if (pol_round_overloaded(r, h, NULL))
 			over[h] = 1;
 	}
 	for (int h = 0; h < w->nhosts; h++) {
@@ -345,7 +269,7 @@ relieve_overloaded(const struct round *r, struct ebb_rand *rng,
 			}
 			out[n++] = vm;
 			round_remove(r, h, vm);
-			if (!round_overloaded(r, h, -1))
+			if (!pol_round_overloaded(r, h, NULL))
 				break;
 		}
 	}
@@ -391,7 +315,7 @@ cmp_host_key(const void *a, const void *b)
  * drained themselves.
  */
 static void
-drain_underloaded(const struct round *r, const struct pol_fleet *f,
+drain_underloaded(struct pol_round *r, const struct pol_fleet *f,
     const unsigned char *over, const unsigned char *targets,
     struct pol_plan *pl)
 {
@@ -420,6 +344,8 @@ drain_underloaded(const struct round *r, const struct pol_fleet *f,
 			order[norder++] = (struct host_key){ h, H->util };
 	}
 	qsort(order, norder, sizeof(*order), cmp_host_key);
+	r->excluded = no_place;
+	pol_place_reindex(r);
 
 	for (int k = 0; k < norder; k++) {
 		int h = order[k].host, n = 0, placed = 0, failed = -1;
@@ -432,6 +358,7 @@ drain_underloaded(const struct round *r, const struct pol_fleet *f,
 		    drained >= p->underload.max_hosts)
 			break;
 		no_drain[h] = no_place[h] = 1;
+		pol_place_refresh(r, h);
 
 		if (H->nslots > cvms) {
 			cvms = H->nslots * 2;
@@ -463,7 +390,7 @@ drain_underloaded(const struct round *r, const struct pol_fleet *f,
 		int *to = ebb_reallocarray(NULL, n, sizeof(*to));
 
 		for (int i = 0; i < n; i++) {
-			to[i] = find_host(r, vms[i], no_place);
+			to[i] = pol_place_find(r, vms[i]);
 			if (to[i] < 0) {
 				failed = vms[i];
 				break;
@@ -471,21 +398,28 @@ drain_underloaded(const struct round *r, const struct pol_fleet *f,
 			round_add(r, to[i], vms[i]);
 			placed++;
 		}
-		for (int i = 0; i < placed; i++)
-			round_remove(r, to[i], vms[i]);
 		if (failed >= 0) {
+			for (int i = 0; i < placed; i++)
+				round_remove(r, to[i], vms[i]);
 			plan_note(pl, POL_NOTE_DRAIN_FAILED, h, failed);
 			free(to);
 			continue;
 		}
+		/*
+		 * All placed: the targets are as the moves leave them (taking
+		 * the VMs back and adding them again in the same order would
+		 * give the same lists), so only the drained host is left to
+		 * empty.
+		 */
 		for (int i = 0; i < n; i++) {
-			plan_move(pl, f, r, vms[i], to[i], POL_WHY_UNDERLOAD);
+			plan_moved(pl, f, r, vms[i], to[i], POL_WHY_UNDERLOAD);
 			no_drain[to[i]] = 1;
 		}
 		drained++;
 		pl->ndrained++;
 		free(to);
 	}
+	r->excluded = NULL;
 	free(vms);
 	free(order);
 	free(no_drain);
@@ -565,50 +499,66 @@ pol_ws_init(struct pol_ws *ws)
 void
 pol_ws_free(struct pol_ws *ws)
 {
-	for (int i = 0; i < ws->chosts; i++)
-		free(ws->w.hosts[i].slots);
-	free(ws->w.hosts);
-	free(ws->w.vms);
-	free(ws->hot);
-	free(ws->kind_of);
-	free(ws->seen);
-	free(ws->now_w);
-	free(ws->hsum);
-	free(ws->hn);
-	free(ws->hok);
+	struct pol_round *r = ws->r;
+
+	if (r != NULL) {
+		for (int i = 0; i < r->chosts; i++)
+			free(r->copy.hosts[i].slots);
+		free(r->copy.hosts);
+		free(r->vm_host);
+		free(r->vm_moved);
+		free(r->now_w);
+		free(r->det);
+		free(r->det_ok);
+		free(r->hot);
+		free(r->kind_of);
+		free(r->kind_no);
+		free(r->seen);
+		pol_place_free(r->place);
+		free(r);
+	}
 	pol_ws_init(ws);
 }
 
+static struct pol_round *
+ws_round(struct pol_ws *ws)
+{
+	if (ws->r == NULL)
+		ws->r = ebb_calloc(1, sizeof(*ws->r));
+	return ws->r;
+}
+
 /*
- * Copies f into the workspace's fleet, reusing its memory: a planner that
- * runs every interval should not hand its working set back to the kernel
- * and fault it in again each time.
+ * Copies f's hosts into the round's working fleet, reusing its memory: a
+ * planner that runs every interval should not hand its working set back
+ * to the kernel and fault it in again each time.  The VMs are not copied:
+ * a round reads them and keeps where it moves them in vm_host, which at
+ * 100,000 VMs saves copying 30 MB.
  */
 static struct pol_fleet *
-ws_copy(struct pol_ws *ws, const struct pol_fleet *f)
+ws_copy(struct pol_round *r, const struct pol_fleet *f)
 {
-	struct pol_fleet *w = &ws->w;
+	struct pol_fleet *w = &r->copy;
 	struct pol_host *hosts;
-	struct pol_vm *vms;
 
-	if (f->nhosts > ws->chosts) {
+	if (f->nhosts > r->chosts) {
 		w->hosts = ebb_reallocarray(w->hosts, f->nhosts,
 		    sizeof(*w->hosts));
-		memset(w->hosts + ws->chosts, 0, (f->nhosts - ws->chosts) *
+		memset(w->hosts + r->chosts, 0, (f->nhosts - r->chosts) *
 		    sizeof(*w->hosts));
-		ws->chosts = f->nhosts;
+		r->chosts = f->nhosts;
 	}
-	if (f->nvms > ws->cvms) {
-		w->vms = ebb_reallocarray(w->vms, f->nvms, sizeof(*w->vms));
-		ws->cvms = f->nvms;
+	if (f->nvms > r->cvms) {
+		r->vm_host = ebb_reallocarray(r->vm_host, f->nvms,
+		    sizeof(*r->vm_host));
+		r->vm_moved = ebb_reallocarray(r->vm_moved, f->nvms, 1);
+		r->cvms = f->nvms;
 	}
+	if (f->nvms > 0)
+		memset(r->vm_moved, 0, f->nvms);
 	hosts = w->hosts;
-	vms = w->vms;
 	*w = *f;
 	w->hosts = hosts;
-	w->vms = vms;
-	if (f->nvms > 0)
-		memcpy(w->vms, f->vms, f->nvms * sizeof(*f->vms));
 	for (int i = 0; i < f->nhosts; i++) {
 		struct pol_host *d = &w->hosts[i];
 		struct pol_slot *slots = d->slots;
@@ -628,41 +578,42 @@ ws_copy(struct pol_ws *ws, const struct pol_fleet *f)
 	return w;
 }
 
+/*
+ * Readies the round's state for fleet w; `queries` is about how many
+ * placements it will be asked for, which decides (find AUTO) whether the
+ * index pays for its building.
+ */
 static void
-round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w,
-    struct pol_ws *ws)
+round_init(struct pol_round *r, const struct pol_policy *p,
+    struct pol_fleet *w, enum pol_find find, int queries)
 {
-	int n = EBB_MAX(w->nhosts, 1);
+	int n = EBB_MAX(w->nhosts, 1), kinds[ROUND_KINDS], nk = 0;
 
-	if (ws->cround < n) {
-		ws->hot = ebb_reallocarray(ws->hot, n, sizeof(*ws->hot));
-		ws->kind_of = ebb_reallocarray(ws->kind_of, n,
-		    sizeof(*ws->kind_of));
-		ws->seen = ebb_reallocarray(ws->seen, n, 1);
-		ws->now_w = ebb_reallocarray(ws->now_w, n, sizeof(*ws->now_w));
-		ws->hsum = ebb_reallocarray(ws->hsum, (size_t)n * POL_HIST_MAX,
-		    sizeof(*ws->hsum));
-		ws->hn = ebb_reallocarray(ws->hn, n, sizeof(*ws->hn));
-		ws->hok = ebb_reallocarray(ws->hok, n, 1);
-		ws->cround = n;
+	if (r->cn < n) {
+		r->hot = ebb_reallocarray(r->hot, n, sizeof(*r->hot));
+		r->kind_of = ebb_reallocarray(r->kind_of, n,
+		    sizeof(*r->kind_of));
+		r->kind_no = ebb_reallocarray(r->kind_no, n,
+		    sizeof(*r->kind_no));
+		r->seen = ebb_reallocarray(r->seen, n, 1);
+		r->now_w = ebb_reallocarray(r->now_w, n, sizeof(*r->now_w));
+		r->det = ebb_reallocarray(r->det, n, sizeof(*r->det));
+		r->det_ok = ebb_reallocarray(r->det_ok, n, 1);
+		r->cn = n;
 	}
 	r->p = p;
 	r->w = w;
-	r->now_w = ws->now_w;
-	r->hsum = ws->hsum;
-	r->hn = ws->hn;
-	r->hok = ws->hok;
-	r->hot = ws->hot;
-	r->kind_of = ws->kind_of;
-	r->seen = ws->seen;
-	memset(r->hok, 0, n);
+	r->excluded = NULL;
+	r->find = find != POL_FIND_AUTO ? find : w->nhosts >= PLACE_MIN_HOSTS &&
+	    queries >= PLACE_MIN_QUERIES ? POL_FIND_INDEX : POL_FIND_SCAN;
+	r->mismatches = 0;
+	memset(r->det_ok, 0, n);
 	memset(r->seen, 0, n);
-	for (int h = 0, nk = 0, kinds[ROUND_KINDS]; h < w->nhosts; h++) {
+	for (int h = 0; h < w->nhosts; h++) {
 		int k;
 
 		r->now_w[h] = pol_power_at(w->hosts[h].power,
 		    EBB_MIN(w->hosts[h].util, 1.0));
-		hot_refresh(r, h);
 		/*
 		 * Hosts of one kind, idle and empty, cost the same: only the
 		 * first can win a placement.  Kinds past the first few are
@@ -671,14 +622,20 @@ round_init(struct round *r, const struct pol_policy *p, struct pol_fleet *w,
 		for (k = 0; k < nk; k++)
 			if (same_kind(&w->hosts[kinds[k]], &w->hosts[h]))
 				break;
-		if (k < nk)
+		hot_fill(r, h);
+		if (k < nk) {
 			r->kind_of[h] = kinds[k];
-		else {
+			r->kind_no[h] = k;
+		} else {
 			r->kind_of[h] = h;
-			if (nk < ROUND_KINDS)
+			r->kind_no[h] = -1;
+			if (nk < ROUND_KINDS) {
+				r->kind_no[h] = nk;
 				kinds[nk++] = h;
+			}
 		}
 	}
+	pol_place_begin(r);
 }
 
 void
@@ -692,42 +649,60 @@ pol_plan_round(const struct pol_policy *p, const struct pol_fleet *f,
 	pol_ws_free(&ws);
 }
 
+static int
+cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
 void
 pol_plan_round_ws(const struct pol_policy *p, const struct pol_fleet *f,
     struct ebb_rand *rng, struct pol_ws *ws, struct pol_plan *pl)
 {
-	struct pol_fleet *w = ws_copy(ws, f);
-	struct round r;
+	struct pol_round *r = ws_round(ws);
+	struct pol_fleet *w = ws_copy(r, f);
 	unsigned char *over;
-	int *vms, n;
+	int *vms, n, nleft = 0;
 
-	round_init(&r, p, w, ws);
+	round_init(r, p, w, ws->find, INT_MAX);
 	over = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
 
-	vms = relieve_overloaded(&r, rng, over, &n, pl);
+	vms = relieve_overloaded(r, rng, over, &n, pl);
 	sort_by_demand(w, vms, n);
+	r->excluded = over;
+	pol_place_reindex(r);
 	for (int i = 0; i < n; i++) {
-		int to = find_host(&r, vms[i], over);
+		int to = pol_place_find(r, vms[i]);
 
 		if (to < 0) {
 			/* It stays where it is; the host stays overloaded. */
 			plan_note(pl, POL_NOTE_NO_TARGET, f->vms[vms[i]].host,
 			    vms[i]);
+			vms[nleft++] = vms[i];
 			continue;
 		}
-		plan_move(pl, f, &r, vms[i], to, POL_WHY_OVERLOAD);
+		plan_move(pl, f, r, vms[i], to, POL_WHY_OVERLOAD);
 	}
-	free(vms);
+	r->excluded = NULL;
 
-	/* VMs that found no target go back where they were. */
-	for (int v = 0; v < w->nvms; v++) {
-		int h = f->vms[v].host;
+	/*
+	 * VMs that found no target go back where they were, in VM order.
+	 * Only a VM taken off an overloaded host and not moved can be missing
+	 * from the host it was on.
+	 */
+	if (nleft > 1)
+		qsort(vms, nleft, sizeof(*vms), cmp_int);
+	for (int i = 0; i < nleft; i++) {
+		int v = vms[i], h = f->vms[v].host;
 
-		if (h >= 0 && w->vms[v].host == h &&
+		if (h >= 0 && round_vm_host(r, v) == h &&
 		    pol_host_find(&w->hosts[h], v) < 0 &&
 		    pol_host_find(&f->hosts[h], v) >= 0)
-			round_add(&r, h, v);
+			round_add(r, h, v);
 	}
+	free(vms);
 
 	if (p->underload.enabled) {
 		/*
@@ -743,10 +718,11 @@ pol_plan_round_ws(const struct pol_policy *p, const struct pol_fleet *f,
 				if (pl->acts[i].kind == POL_ACT_MIGRATE)
 					targets[pl->acts[i].to] = 1;
 		}
-		drain_underloaded(&r, f, over, targets, pl);
+		drain_underloaded(r, f, over, targets, pl);
 		free(targets);
 	}
 	decide_power(p, w, pl);
+	ws->find_mismatches += r->mismatches;
 	free(over);
 }
 
@@ -767,21 +743,21 @@ int
 pol_place_initial_ws(const struct pol_policy *p, struct pol_fleet *f,
     const int *vms, int n, struct pol_ws *ws)
 {
-	unsigned char *none = ebb_calloc(EBB_MAX(f->nhosts, 1), 1);
-	struct round r;
+	struct pol_round *r = ws_round(ws);
 	int failed = 0;
 
-	round_init(&r, p, f, ws);
+	round_init(r, p, f, ws->find, n);
+	pol_place_reindex(r);
 	for (int i = 0; i < n; i++) {
-		int vm = vms[i], to = find_host(&r, vm, none);
+		int vm = vms[i], to = pol_place_find(r, vm);
 
 		if (to < 0) {
 			failed++;
 			continue;
 		}
-		round_add(&r, to, vm);
+		round_add(r, to, vm);
 		f->vms[vm].host = to;
 	}
-	free(none);
+	ws->find_mismatches += r->mismatches;
 	return failed;
 }

@@ -65,33 +65,29 @@ struct pol_plan {
 
 /*
  * Memory a caller that plans every interval keeps between rounds, so the
- * working copy of the fleet is not allocated and faulted in each time.
- * Zero it with pol_ws_init; it holds nothing the next round depends on.
+ * working copy of the fleet and the placement index are not allocated and
+ * faulted in each time.  Zero it with pol_ws_init; it holds nothing the
+ * next round depends on.
  */
-/* A host as placement scans it (pol_plan.c), packed. */
-struct pol_hot {
-	double		 avail;
-	double		 ram_free;
-	double		 bw_free;
-	double		 load;
-	double		 cap;
-	double		 pe_mips;
-	const struct pol_power_curve *power;
-	unsigned	 flags;
+struct pol_round;		/* pol_round.h */
+
+/*
+ * How placement finds a host (for tests and benchmarks; the plan is the
+ * same every way): through the index on fleets large enough to pay for
+ * it, always through the index, by the plain scan of every host, or both,
+ * counting the placements where they disagree and going by the scan.
+ */
+enum pol_find {
+	POL_FIND_AUTO,
+	POL_FIND_INDEX,
+	POL_FIND_SCAN,
+	POL_FIND_CHECK,
 };
 
 struct pol_ws {
-	struct pol_fleet w;
-	int		 chosts;
-	int		 cvms;
-	int		 cround;
-	double		*now_w;
-	double		*hsum;
-	int		*hn;
-	unsigned char	*hok;
-	struct pol_hot	*hot;
-	int		*kind_of;
-	unsigned char	*seen;
+	struct pol_round *r;
+	enum pol_find	 find;
+	long		 find_mismatches;	/* POL_FIND_CHECK */
 };
 
 void	pol_ws_init(struct pol_ws *);

@@ -8,6 +8,11 @@
  * same snapshot and prints one JSON line.  Not part of ctest: timings on a
  * shared machine are figures to read, never to assert.
  *
+ * --find picks how placement finds a host (the plan is the same every
+ * way; the scan is what every round did before the index), and --ws
+ * keeps one workspace across repetitions, as the simulator does, instead
+ * of pol_plan_round()'s fresh one each time.
+ *
  * The ML110's 4 GB holds only three of these VMs, so ~10 VMs per host
  * cannot hold their RAM on it; host RAM is scaled by --ram-scale (default
  * 4, i.e. 16 GB), which keeps RAM a real constraint on placement (~75 %
@@ -50,6 +55,8 @@ struct bench_opts {
 	uint64_t	 seed;
 	double		 ram_scale;
 	const char	*policy;
+	enum pol_find	 find;
+	bool		 ws;
 };
 
 static void
@@ -58,10 +65,13 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: bench_round [--hosts N] [--vms M] [--reps R] [--seed S]\n"
 	    "                   [--ram-scale F] [--policy FILE]\n"
+	    "                   [--find auto|index|scan|check] [--ws]\n"
 	    "\n"
 	    "Times pol_plan_round() on a synthetic fleet (defaults: 10000\n"
 	    "hosts, 100000 VMs, 5 repetitions, seed 1, host RAM x4, the\n"
-	    "built-in policy) and prints one JSON line.\n");
+	    "built-in policy) and prints one JSON line.  --find: how\n"
+	    "placement finds a host (same plan; check does both and fails\n"
+	    "if they differ); --ws: one workspace for all repetitions.\n");
 }
 
 static double
@@ -109,6 +119,8 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 		{ "seed", required_argument, NULL, 's' },
 		{ "ram-scale", required_argument, NULL, 'R' },
 		{ "policy", required_argument, NULL, 'p' },
+		{ "find", required_argument, NULL, 'f' },
+		{ "ws", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -155,6 +167,24 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'p':
 			o->policy = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "auto") == 0)
+				o->find = POL_FIND_AUTO;
+			else if (strcmp(optarg, "index") == 0)
+				o->find = POL_FIND_INDEX;
+			else if (strcmp(optarg, "scan") == 0)
+				o->find = POL_FIND_SCAN;
+			else if (strcmp(optarg, "check") == 0)
+				o->find = POL_FIND_CHECK;
+			else {
+				fprintf(stderr, "bench_round: --find: '%s' is "
+				    "not auto, index, scan or check\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'w':
+			o->ws = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -342,6 +372,7 @@ main(int argc, char **argv)
 	struct pol_policy pol;
 	struct pol_fleet f;
 	struct pol_plan pl;
+	struct pol_ws ws;
 	double *ms, cap = 0, used = 0, cpu;
 	uint64_t hash = 0;
 	int unplaced, migrations = 0, offs = 0, over = 0, drained = 0;
@@ -363,7 +394,15 @@ main(int argc, char **argv)
 	    "%.1f %% loaded, host RAM %.0f MB; built in %.2f s\n", f.nhosts,
 	    f.nvms, unplaced, 100 * used / cap, f.hosts[0].ram_mb, cpu);
 
+	static const char *find_names[] = {
+		[POL_FIND_AUTO] = "auto",
+		[POL_FIND_INDEX] = "index",
+		[POL_FIND_SCAN] = "scan",
+		[POL_FIND_CHECK] = "check",
+	};
+
 	ms = ebb_calloc(o.reps, sizeof(*ms));
+	pol_ws_init(&ws);
 	for (int r = 0; r < o.reps; r++) {
 		struct ebb_rand rng;
 		double t0;
@@ -373,8 +412,25 @@ main(int argc, char **argv)
 		ebb_rand_seed(&rng, pol.selection.seed);
 		pol_plan_init(&pl);
 		t0 = cpu_now();
-		pol_plan_round(&pol, &f, &rng, &pl);
+		if (o.ws || o.find != POL_FIND_AUTO) {
+			/* A fresh workspace unless --ws: what the round costs. */
+			if (!o.ws)
+				pol_ws_init(&ws);
+			ws.find = o.find;
+			pol_plan_round_ws(&pol, &f, &rng, &ws, &pl);
+			if (!o.ws)
+				pol_ws_free(&ws);
+		} else {
+			pol_plan_round(&pol, &f, &rng, &pl);
+		}
 		ms[r] = (cpu_now() - t0) * 1e3;
+		if (ws.find_mismatches != 0) {
+			fprintf(stderr, "bench_round: repetition %d: index and "
+			    "scan chose differently %ld times\n", r + 1,
+			    ws.find_mismatches);
+			ws.find_mismatches = 0;
+			rc = 1;
+		}
 
 		h = plan_hash(&pl);
 		if (r == 0) {
@@ -406,10 +462,12 @@ main(int argc, char **argv)
 		med = o.reps % 2 ? s[o.reps / 2] :
 		    (s[o.reps / 2 - 1] + s[o.reps / 2]) / 2;
 		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hash);
-		j = json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:i, s:i,"
-		    " s:i, s:i, s:s}",
+		j = json_pack("{s:s, s:s, s:s, s:b, s:i, s:i, s:f, s:f, s:f, "
+		    "s:i, s:i, s:i, s:i, s:s}",
 		    "bench", "round",
 		    "policy", pol.name,
+		    "find", find_names[o.find],
+		    "ws", o.ws,
 		    "hosts", f.nhosts,
 		    "vms", f.nvms,
 		    "median_ms", med,
@@ -428,6 +486,7 @@ main(int argc, char **argv)
 		free(s);
 	}
 	free(ms);
+	pol_ws_free(&ws);
 	pol_fleet_free(&f);
 	return rc;
 }

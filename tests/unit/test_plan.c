@@ -14,11 +14,19 @@
  * loses or duplicates no VM.  The round must be deterministic and leave its
  * input alone.
  *
+ * Then placement's index against the plain scan of every host, which it
+ * must agree with to the host, ties included: on fleets built for ties,
+ * every placement of whole rounds is made both ways (POL_FIND_CHECK), and
+ * the first placement is checked against a reference written here from
+ * the definition.  And the detector's kept view of a host, with its
+ * shortcut, against the detector, on the very edge of its limits.
+ *
  * Then a few scenarios built by hand: an overloaded host relieved onto the
  * cheapest host, an off host woken for a VM, an underloaded host drained
  * all or nothing, empty hosts switched off around reserves and a minimum,
  * a VM of an overloaded host that fits nowhere, and the first placement.
  */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -857,6 +865,538 @@ test_random_fleets(void **state EBB_UNUSED)
 	assert_true(t.min_notes > 10);
 }
 
+/* ---- the placement index against the plain scan ------------------------ */
+
+/*
+ * G4's numbers again under another pointer, as the controller gives every
+ * host its own copy of its curve; and a curve that is not monotonic.
+ */
+static const struct pol_power_curve g4_copy = {
+	{ 86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117 }
+};
+static const struct pol_power_curve bumpy = {
+	{ 120, 118, 125, 140, 138, 150, 150, 150, 170, 165, 200 }
+};
+
+/*
+ * A fleet as agents would report it, built for ties: hosts of a few
+ * kinds, demands in steps of 50 MIPS, a third of the hosts holding the
+ * same VMs as an earlier host of their kind (so that they cost exactly
+ * the same), a measured utilization equal to the committed load for most
+ * (so that hosts on one straight piece of a curve cost the same up to
+ * rounding, and rounding decides), hosts idle, off or in states placement
+ * leaves alone, VMs migrating or pinned; `nfree` VMs not placed.  With
+ * `kinds` > 3, hosts of further sizes and curves: past ROUND_KINDS kinds
+ * of idle host and past the index's groups, where both fall back to
+ * looking at every such host.
+ */
+static void
+tie_fleet(struct ebb_rand *r, int nh, int kinds, int nfree,
+    struct pol_fleet *f)
+{
+	static const double vm_mips[] = { 500, 1000, 2000, 2500 };
+	static const double vm_ram[] = { 613, 870, 1740 };
+	static struct pol_power_curve own[64];
+	int *first = ebb_calloc(nh, sizeof(int)), *kind_of = ebb_calloc(nh,
+	    sizeof(int));
+
+	pol_fleet_init(f);
+	for (int k = 0; k < (int)EBB_NITEMS(own); k++)
+		for (int i = 0; i < 11; i++)
+			own[k].w[i] = 90 + 3.5 * i + (k % 7) * (i % 3);
+	for (int i = 0; i < nh; i++) {
+		int kind = pick(r, kinds), h;
+
+		switch (kind) {
+		case 0:
+			h = host_new(f, 2, 1860, chance(r, 2) ? &g4 : &g4_copy);
+			break;
+		case 1:
+			h = host_new(f, 2, 2660, &g5);
+			break;
+		case 2:
+			h = host_new(f, 4, 2500, chance(r, 8) ? &bumpy : &big);
+			break;
+		default:
+			h = host_new(f, 2, 2000 + 10 * kind,
+			    &own[kind % EBB_NITEMS(own)]);
+			break;
+		}
+		kind_of[h] = kind;
+		f->hosts[h].ram_mb = kind == 2 ? 32768 : 16384;
+		f->hosts[h].bw = 1e6;
+		f->hosts[h].mig_mbs = chance(r, 20) ? 0 : chance(r, 20) ? 5 :
+		    62.5;
+		f->hosts[h].state = chance(r, 5) ? random_state(r) :
+		    POL_HOST_ON;
+		f->hosts[h].reserve = chance(r, 30);
+		first[h] = -1;
+	}
+	for (int h = 0; h < nh; h++) {
+		struct pol_host *H = &f->hosts[h];
+		int twin = -1, nv;
+
+		if (H->state == POL_HOST_OFF)
+			continue;
+		/* An earlier host of its kind to copy, VM for VM. */
+		if (chance(r, 3))
+			for (int o = 0; o < h; o++)
+				if (kind_of[o] == kind_of[h] && first[o] >= 0 &&
+				    f->hosts[o].state == POL_HOST_ON) {
+					twin = o;
+					break;
+				}
+		nv = twin >= 0 ? f->hosts[twin].nslots : chance(r, 8) ? 0 :
+		    pick(r, 15);
+		for (int j = 0; j < nv; j++) {
+			int v;
+			struct pol_vm *vm;
+
+			if (twin >= 0) {
+				/* A copy: vm_new moves the VMs. */
+				struct pol_vm o =
+				    f->vms[f->hosts[twin].slots[j].vm];
+
+				v = vm_new(f, o.pes, o.mips, o.req_mips,
+				    o.ram_mb);
+				vm = &f->vms[v];
+				*vm = o;
+				vm->id = 1000 + v;
+				vm->host = -1;
+			} else {
+				int pes = 1 + chance(r, 6);
+				double mips = vm_mips[pick(r, 4)];
+				double u = ebb_rand_double(r) * 0.8;
+
+				v = vm_new(f, pes, mips, 50.0 * pick(r,
+				    (int)(mips * pes / 50) + 1),
+				    vm_ram[pick(r, 3)]);
+				vm = &f->vms[v];
+				vm->ram_use_mb = chance(r, 5) ? 0 : vm->ram_mb;
+				vm->bw_use = chance(r, 4) ? 100000 : 0;
+				vm->nhist = chance(r, 10) ? pick(r, 12) :
+				    POL_HIST_MAX;
+				for (int t = vm->nhist - 1; t >= 0; t--) {
+					u = fmin(1, fmax(0, u + 0.1 *
+					    (ebb_rand_double(r) - 0.5)));
+					vm->hist[t] = u;
+				}
+				vm->migrating = chance(r, 25);
+				vm->pinned = chance(r, 30);
+			}
+			place(f, h, v);
+		}
+		if (nv > 0)
+			first[h] = f->hosts[h].slots[0].vm;
+	}
+	for (int h = 0; h < nh; h++) {
+		struct pol_host *H = &f->hosts[h];
+
+		/* Mostly as measured; now and then a reading of its own. */
+		H->util = H->state == POL_HOST_OFF ? 0 : chance(r, 6) ?
+		    ebb_rand_double(r) : H->load_mips / pol_host_mips(H);
+	}
+	for (int j = 0; j < nfree; j++) {
+		int v = vm_new(f, 1, vm_mips[pick(r, 4)], 0, vm_ram[pick(r,
+		    3)]);
+		struct pol_vm *vm = &f->vms[v];
+
+		vm->req_mips = 50.0 * pick(r, (int)(vm->mips / 50) + 1);
+		vm->ram_use_mb = vm->ram_mb;
+		vm->nhist = pick(r, POL_HIST_MAX + 1);
+		for (int t = 0; t < vm->nhist; t++)
+			vm->hist[t] = 0.05 * pick(r, 21);
+		if (chance(r, 10))
+			vm->reserve_mips = vm->mips;
+	}
+	free(first);
+	free(kind_of);
+}
+
+/*
+ * PABFD's choice for one VM written from its definition: every ON or OFF
+ * host in list order, the first of the least increase in draw among those
+ * with room, under the cap, and (if it has load) not overloaded with the
+ * VM.  No shortcut at all.
+ */
+static int
+ref_find(const struct pol_policy *p, const struct pol_fleet *f, int vm)
+{
+	const struct pol_vm *v = &f->vms[vm];
+	double best = DBL_MAX;
+	int pick_h = -1;
+
+	for (int h = 0; h < f->nhosts; h++) {
+		const struct pol_host *H = &f->hosts[h];
+		double after, pa, cost;
+
+		if (H->state != POL_HOST_ON && H->state != POL_HOST_OFF)
+			continue;
+		if (!pol_host_suitable(f, h, vm))
+			continue;
+		after = (H->load_mips + v->req_mips) / pol_host_mips(H);
+		pa = pol_power_at(H->power, after);
+		if (isnan(pa) || after > p->placement.max_util)
+			continue;
+		cost = p->placement.order == POL_ORDER_EFFICIENCY &&
+		    H->nslots == 0 ? pa : pa - pol_power_at(H->power,
+		    EBB_MIN(H->util, 1.0));
+		if (!(cost < best))
+			continue;
+		if (H->load_mips != 0 && pol_overloaded_with(p, f, h, vm))
+			continue;
+		best = cost;
+		pick_h = h;
+	}
+	return pick_h;
+}
+
+/*
+ * The first placement of the free VMs, one at a time, by the index (with
+ * every query checked against the scan) and by ref_find; the fleet is
+ * left as the index placed them.  Returns the placements compared.
+ */
+static long
+check_initial(const struct pol_policy *p, struct pol_fleet *f,
+    const char *ctx)
+{
+	struct pol_ws ws;
+	long n = 0;
+
+	pol_ws_init(&ws);
+	ws.find = POL_FIND_CHECK;
+	for (int v = 0; v < f->nvms; v++) {
+		int want, failed;
+
+		if (f->vms[v].host >= 0 || pol_host_find(&f->hosts[0], v) >= 0)
+			continue;
+		want = ref_find(p, f, v);
+		failed = pol_place_initial_ws(p, f, &v, 1, &ws);
+		CHECKF(failed == (want < 0) && f->vms[v].host == want, ctx,
+		    "vm %d: index %d, reference %d", v, f->vms[v].host, want);
+		n++;
+	}
+	CHECKF(ws.find_mismatches == 0, ctx, "%ld placements differ",
+	    ws.find_mismatches);
+	pol_ws_free(&ws);
+	return n;
+}
+
+/* A workspace for each way of finding a host, kept across rounds. */
+static const enum pol_find find_ways[] = { POL_FIND_SCAN, POL_FIND_INDEX,
+    POL_FIND_CHECK, POL_FIND_AUTO };
+
+static void
+ways_init(struct pol_ws *ws)
+{
+	for (size_t i = 0; i < EBB_NITEMS(find_ways); i++) {
+		pol_ws_init(&ws[i]);
+		ws[i].find = find_ways[i];
+	}
+}
+
+static void
+ways_free(struct pol_ws *ws)
+{
+	for (size_t i = 0; i < EBB_NITEMS(find_ways); i++)
+		pol_ws_free(&ws[i]);
+}
+
+/*
+ * Whole rounds by the scan, by the index, by both with every query
+ * compared, and as a caller gets them: the same plan, to the action.
+ * Returns the moves planned.
+ */
+static long
+check_round(const struct pol_policy *p, const struct pol_fleet *f,
+    struct pol_ws *ws, const char *ctx)
+{
+	struct pol_plan pl[EBB_NITEMS(find_ways)];
+	long moves = 0;
+
+	for (size_t i = 0; i < EBB_NITEMS(find_ways); i++) {
+		struct ebb_rand rng;
+
+		ebb_rand_seed(&rng, p->selection.seed);
+		pol_plan_init(&pl[i]);
+		ws[i].find_mismatches = 0;
+		pol_plan_round_ws(p, f, &rng, &ws[i], &pl[i]);
+		CHECKF(ws[i].find_mismatches == 0, ctx,
+		    "%ld placements differ", ws[i].find_mismatches);
+	}
+	for (size_t i = 1; i < EBB_NITEMS(find_ways); i++)
+		assert_plan_equal(&pl[0], &pl[i], ctx);
+	for (int i = 0; i < pl[0].nacts; i++)
+		moves += pl[0].acts[i].kind == POL_ACT_MIGRATE;
+	for (size_t i = 0; i < EBB_NITEMS(find_ways); i++)
+		pol_plan_free(&pl[i]);
+	return moves;
+}
+
+static void
+test_index_matches_scan(void **state EBB_UNUSED)
+{
+	static const enum pol_detector dets[] = { POL_DET_THR, POL_DET_IQR,
+	    POL_DET_MAD, POL_DET_LR, POL_DET_LRR, POL_DET_BAND };
+	struct pol_ws ws[EBB_NITEMS(find_ways)];
+	struct ebb_rand r;
+	long moves = 0, initial = 0;
+
+	ways_init(ws);
+	ebb_rand_seed(&r, 20110322);
+	for (int fi = 0; fi < 16; fi++) {
+		/* Mostly a few hundred hosts; some past every limit. */
+		int nh = fi % 8 == 7 ? 700 : 30 + pick(&r, 300);
+		int kinds = fi % 6 == 5 ? 40 : 3;
+		struct pol_fleet f;
+		char ctx[160];
+
+		tie_fleet(&r, nh, kinds, 40, &f);
+		for (size_t d = 0; d < EBB_NITEMS(dets); d++) {
+			for (int o = 0; o < 2; o++) {
+				struct pol_policy p;
+
+				/*
+				 * IQR and MAD sort a history for every host
+				 * they are asked about: slow, and the index
+				 * has no shortcut for them.  Small fleets.
+				 */
+				if ((dets[d] == POL_DET_IQR ||
+				    dets[d] == POL_DET_MAD) &&
+				    (nh > 150 || o == 1))
+					continue;
+				if (dets[d] == POL_DET_LRR && (fi + o) % 4)
+					continue;
+
+				random_policy(&r, &f, &p, dets[d],
+				    (enum pol_selection)pick(&r, 4),
+				    o ? POL_ORDER_EFFICIENCY :
+				    POL_ORDER_POWER, chance(&r, 2));
+				/* The reference policies' knobs, mostly. */
+				if (chance(&r, 2)) {
+					p.overload.safety = dets[d] ==
+					    POL_DET_BAND ? 1.0 : 1.2;
+					p.overload.window = 10;
+					p.placement.max_util = 1.0;
+				}
+				snprintf(ctx, sizeof(ctx), "tie fleet %d (%d "
+				    "hosts, %d kinds), %s, %s", fi, nh, kinds,
+				    pol_detector_name(dets[d]),
+				    o ? "efficiency" : "power");
+				moves += check_round(&p, &f, ws, ctx);
+			}
+		}
+		{
+			struct pol_policy p;
+
+			random_policy(&r, &f, &p, dets[fi % EBB_NITEMS(dets)],
+			    POL_SEL_MMT, fi & 1 ? POL_ORDER_EFFICIENCY :
+			    POL_ORDER_POWER, false);
+			snprintf(ctx, sizeof(ctx), "tie fleet %d, first "
+			    "placement", fi);
+			initial += check_initial(&p, &f, ctx);
+		}
+		pol_fleet_free(&f);
+	}
+	ways_free(ws);
+	print_message("index against scan: %ld moves planned, %ld first "
+	    "placements\n", moves, initial);
+	assert_true(moves > 10000);
+	assert_true(initial > 500);
+}
+
+/*
+ * The random fleets of test_random_fleets, every query checked: small
+ * fleets in every state, with VMs migrating in.
+ */
+static void
+test_index_matches_scan_small(void **state EBB_UNUSED)
+{
+	static const enum pol_detector dets[] = { POL_DET_THR, POL_DET_IQR,
+	    POL_DET_MAD, POL_DET_LR, POL_DET_LRR, POL_DET_BAND };
+	struct pol_ws ws[EBB_NITEMS(find_ways)];
+	struct ebb_rand r;
+
+	ways_init(ws);
+	ebb_rand_seed(&r, 20110303);
+	for (int fi = 0; fi < 100; fi++) {
+		struct pol_fleet f;
+		char ctx[160];
+
+		random_fleet(&r, &f);
+		for (size_t d = 0; d < EBB_NITEMS(dets); d++) {
+			struct pol_policy p;
+
+			random_policy(&r, &f, &p, dets[d], POL_SEL_MMT,
+			    fi & 1 ? POL_ORDER_EFFICIENCY : POL_ORDER_POWER,
+			    fi & 2);
+			snprintf(ctx, sizeof(ctx), "fleet %d, %s", fi,
+			    pol_detector_name(dets[d]));
+			check_round(&p, &f, ws, ctx);
+		}
+		pol_fleet_free(&f);
+	}
+	ways_free(ws);
+}
+
+/*
+ * The detector's kept view of a host (what a round asks, with its shortcut
+ * for the regressions) against pol_overloaded and pol_overloaded_with,
+ * which sum everything afresh: on every host of random fleets, with VMs
+ * appended one by one, and with the policy's limit set on the very edge of
+ * a host's forecast, found by bisection, where the shortcut must hand over
+ * to the regression.
+ */
+static bool
+det_kept(const struct pol_policy *p, const struct pol_fleet *f, int h,
+    int vm)
+{
+	struct pol_det_host c;
+	struct pol_det_vm x;
+
+	pol_det_host_fill(p, f, h, &c);
+	if (vm < 0)
+		return pol_overloaded_det(p, f, h, &c, NULL);
+	pol_det_vm_fill(p, f, vm, &x);
+	return pol_overloaded_det(p, f, h, &c, &x);
+}
+
+static bool
+det_fresh(const struct pol_policy *p, const struct pol_fleet *f, int h,
+    int vm)
+{
+	return vm < 0 ? pol_overloaded(p, f, h) :
+	    pol_overloaded_with(p, f, h, vm);
+}
+
+/*
+ * The value of *knob (a limit of p) in [lo, hi] where the detector's
+ * answer for host h turns, to the last bit; NAN when it does not.
+ */
+static double
+det_edge(const struct pol_policy *p, double *knob, const struct pol_fleet *f,
+    int h, int vm, double lo, double hi)
+{
+	bool at_lo;
+
+	*knob = lo;
+	at_lo = det_fresh(p, f, h, vm);
+	*knob = hi;
+	if (det_fresh(p, f, h, vm) == at_lo)
+		return NAN;
+	for (;;) {
+		double mid = lo + (hi - lo) / 2;
+
+		if (!(mid > lo && mid < hi))
+			return lo;
+		*knob = mid;
+		if (det_fresh(p, f, h, vm) == at_lo)
+			lo = mid;
+		else
+			hi = mid;
+	}
+}
+
+/*
+ * Host h, with a VM and as it is, then as VMs are appended to it (each
+ * taken off again); returns the questions asked.
+ */
+static long
+det_check_host(struct ebb_rand *r, const struct pol_policy *p,
+    struct pol_fleet *f, int h, const char *ctx)
+{
+	int vm = pick(r, f->nvms);
+	struct pol_det_host c;
+	long asked = 2;
+
+	CHECKF(det_kept(p, f, h, -1) == pol_overloaded(p, f, h), ctx,
+	    "host %d", h);
+	CHECKF(det_kept(p, f, h, vm) == pol_overloaded_with(p, f, h, vm), ctx,
+	    "host %d, vm %d", h, vm);
+	pol_det_host_fill(p, f, h, &c);
+	for (int j = 0; j < 3; j++) {
+		int add = pick(r, f->nvms);
+		struct pol_det_vm x;
+
+		if (pol_host_find(&f->hosts[h], add) >= 0)
+			continue;
+		pol_det_vm_fill(p, f, vm, &x);
+		CHECKF(pol_overloaded_det(p, f, h, &c, &x) ==
+		    pol_overloaded_with(p, f, h, vm), ctx, "host %d, vm %d", h,
+		    vm);
+		pol_host_add(f, h, add, false);
+		pol_det_host_add(p, f, h, add, &c);
+		CHECKF(pol_overloaded_det(p, f, h, &c, NULL) ==
+		    pol_overloaded(p, f, h), ctx, "host %d after vm %d", h,
+		    add);
+		pol_host_remove(f, h, add);
+		pol_det_host_fill(p, f, h, &c);
+		asked += 2;
+	}
+	return asked;
+}
+
+/*
+ * Host h with the detector's limit on the edge of its forecast, and a bit
+ * or two either side; returns the questions asked.
+ */
+static long
+det_check_edge(struct ebb_rand *r, const struct pol_policy *p0,
+    const struct pol_fleet *f, int h, const char *ctx)
+{
+	struct pol_policy p = *p0;
+	int vm = chance(r, 2) ? -1 : pick(r, f->nvms);
+	enum pol_detector d = p.overload.detector;
+	double *knob = d == POL_DET_BAND ? &p.overload.band_high :
+	    d == POL_DET_THR ? &p.overload.threshold : &p.overload.safety;
+	double edge = det_edge(&p, knob, f, h, vm, 0.01,
+	    d == POL_DET_LR || d == POL_DET_LRR ? 10 : 1);
+
+	if (isnan(edge))
+		return 0;
+	for (int k = -2; k <= 2; k++) {
+		*knob = edge;
+		for (int i = 0; i < abs(k); i++)
+			*knob = nextafter(*knob, k < 0 ? 0 : INFINITY);
+		CHECKF(det_kept(&p, f, h, vm) == det_fresh(&p, f, h, vm), ctx,
+		    "host %d, vm %d, on the edge %+d", h, vm, k);
+	}
+	return 5;
+}
+
+static void
+test_det_kept(void **state EBB_UNUSED)
+{
+	static const enum pol_detector dets[] = { POL_DET_THR, POL_DET_IQR,
+	    POL_DET_MAD, POL_DET_LR, POL_DET_LRR, POL_DET_BAND };
+	struct ebb_rand r;
+	long asked = 0, edges = 0;
+
+	ebb_rand_seed(&r, 20110306);
+	for (int fi = 0; fi < 30; fi++) {
+		struct pol_fleet f;
+		char ctx[160];
+
+		tie_fleet(&r, 20 + pick(&r, 40), 3, 10, &f);
+		for (size_t d = 0; d < EBB_NITEMS(dets); d++) {
+			struct pol_policy p;
+
+			random_policy(&r, &f, &p, dets[d], POL_SEL_MMT,
+			    POL_ORDER_POWER, false);
+			snprintf(ctx, sizeof(ctx), "fleet %d, %s", fi,
+			    pol_detector_name(dets[d]));
+			for (int h = 0; h < f.nhosts; h++)
+				asked += det_check_host(&r, &p, &f, h, ctx);
+			for (int h = 0; h < f.nhosts; h++)
+				edges += det_check_edge(&r, &p, &f, h, ctx);
+		}
+		pol_fleet_free(&f);
+	}
+	print_message("kept detector: %ld questions, %ld on an edge\n",
+	    asked, edges);
+	assert_true(edges > 1000);
+}
+
 /* ---- scenarios ------------------------------------------------------------- */
 
 static void
@@ -1287,6 +1827,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_fleets),
+		cmocka_unit_test(test_index_matches_scan),
+		cmocka_unit_test(test_index_matches_scan_small),
+		cmocka_unit_test(test_det_kept),
 		cmocka_unit_test(test_relieve_to_cheapest),
 		cmocka_unit_test(test_wake_off_host),
 		cmocka_unit_test(test_drain_all_or_nothing),
