@@ -330,6 +330,19 @@ agt_reply(struct agt *a, json_t *cmdseq, bool ok, const char *error,
 	ctl_send(a, m);
 }
 
+/* A failed result for a command not carried out, and the reason's word. */
+static void
+refuse(struct agt *a, json_t *cmdseq, const char *why, const char *code)
+{
+	json_t *m = msg(a, "result");
+
+	json_object_set(m, "cmd", cmdseq);
+	json_object_set_new(m, "ok", json_false());
+	json_object_set_new(m, "error", json_string(why));
+	json_object_set_new(m, "refused", json_string(code));
+	ctl_send(a, m);
+}
+
 static void
 reject(struct agt *a, json_t *ref, const char *why)
 {
@@ -670,10 +683,14 @@ kept_free(struct agt *a)
 	a->nkept = a->ckept = 0;
 }
 
-/* Whether command m may be carried out; why not in why. */
+/*
+ * Whether command m may be carried out; why not in why, and in *code a
+ * word the controller can act on ("expired": sent again with a new
+ * valid_until, it could be; "stale", "replay": never).
+ */
 static bool
 cmd_fresh(const struct agt *a, const struct ebb_msg *m, char *why,
-    size_t size)
+    size_t size, const char **code)
 {
 	double now = ebb_wallclock(), age = now - m->ts;
 	json_t *until = json_object_get(m->obj, "valid_until");
@@ -683,6 +700,7 @@ cmd_fresh(const struct agt *a, const struct ebb_msg *m, char *why,
 		    "command_max_age_s (%g s); not carried out", fabs(age),
 		    age > 0 ? "ago" : "ahead of this host's clock",
 		    a->cfg.command_max_age_s);
+		*code = "stale";
 		return false;
 	}
 	/*
@@ -693,6 +711,7 @@ cmd_fresh(const struct agt *a, const struct ebb_msg *m, char *why,
 		snprintf(why, size, "expired command: its controller's lease "
 		    "ended %.1f s before it arrived; not carried out", now -
 		    json_number_value(until));
+		*code = "expired";
 		return false;
 	}
 	if (a->cmd_seen && m->seq <= a->cmd_seq) {
@@ -701,6 +720,7 @@ cmd_fresh(const struct agt *a, const struct ebb_msg *m, char *why,
 		    "that lost its lease; not carried out",
 		    (unsigned long long)m->seq,
 		    (unsigned long long)a->cmd_seq);
+		*code = "replay";
 		return false;
 	}
 	return true;
@@ -711,6 +731,7 @@ bus_message(struct agt *a, const char *value, size_t len)
 {
 	struct ebb_msg m;
 	struct ebb_err err;
+	const char *code = NULL;
 	char why[256];
 
 	if (ebb_msg_parse(value, len, &m, &err) != 0) {
@@ -729,12 +750,12 @@ bus_message(struct agt *a, const char *value, size_t len)
 	} else if (strcmp(m.type, "command") == 0) {
 		json_t *cmd = json_object_get(m.obj, "cmd");
 
-		if (!cmd_fresh(a, &m, why, sizeof(why))) {
+		if (!cmd_fresh(a, &m, why, sizeof(why), &code)) {
 			if (a->stats.commands_refused++ < 10 ||
 			    a->stats.commands_refused % 1000 == 0)
 				ebb_warn("bus: %s", why);
 			if (json_is_integer(cmd))
-				agt_reply(a, cmd, false, why, NULL);
+				refuse(a, cmd, why, code);
 			else
 				reject(a, json_object_get(m.obj, "seq"), why);
 			goto out;

@@ -37,6 +37,8 @@
 #define KV_TERM		"bus.term"
 #define KV_PUBLISH	"bus.publish_from"
 #define SENT_MAX	32	/* our recent lease messages, by seq */
+#define CMDS_KEPT	256	/* our recent commands, for a second sending */
+#define CMD_RESENDS	3	/* times one refused as expired is sent again */
 
 /* One agent, by its key on ebb.reports. */
 struct peer {
@@ -52,6 +54,20 @@ struct out {
 	char	*key;
 	json_t	*msg;
 	uint64_t tag;
+};
+
+/*
+ * A command sent, kept until its result: an agent that refuses one as
+ * expired (it reached the agent after the valid_until it was sent with:
+ * the brokers were away, or the agent's consumer was slow to come back)
+ * gets it again, stamped with the lease as it stands, while this
+ * controller still acts in the term that numbered it.
+ */
+struct sentcmd {
+	char		 key[EBB_HOST_MAX + 1];
+	json_t		*msg;		/* NULL: slot free */
+	json_int_t	 cmd;
+	int		 resent;
 };
 
 /* A decision another controller made and has not ended, mirrored here. */
@@ -99,6 +115,9 @@ struct ctl_bus {
 	int		 npeers, cpeers;
 	struct out	*out;
 	int		 nout, cout;
+	struct sentcmd	 cmds[CMDS_KEPT];	/* a ring */
+	unsigned	 ncmds;		/* commands kept so far */
+	uint64_t	 resent_expired;
 	int64_t		*unpub;		/* decisions published, undelivered */
 	int		 nunpub, cunpub;
 	int64_t		 publish_from;	/* as the journal has it; 0: none */
@@ -283,6 +302,75 @@ out_send(struct ctl *c, enum ebb_bus_topic t, const char *key, json_t *m,
 {
 	out_push(c->bus, t, key, m, tag);
 	out_flush(c);
+}
+
+static struct sentcmd *
+cmd_find(struct ctl_bus *b, const char *key, json_int_t cmd)
+{
+	for (int i = 0; i < CMDS_KEPT; i++) {
+		struct sentcmd *sc = &b->cmds[i];
+
+		if (sc->msg != NULL && sc->cmd == cmd &&
+		    strcmp(sc->key, key) == 0)
+			return sc;
+	}
+	return NULL;
+}
+
+static void
+cmd_forget(struct sentcmd *sc)
+{
+	json_decref(sc->msg);
+	sc->msg = NULL;
+}
+
+/* Keeps command m, sent to key, in place of the oldest kept. */
+static void
+cmd_keep(struct ctl_bus *b, const char *key, json_t *m)
+{
+	struct sentcmd *sc = &b->cmds[b->ncmds++ % CMDS_KEPT];
+	json_t *cmd = json_object_get(m, "cmd");
+
+	if (!json_is_integer(cmd))
+		return;
+	if (sc->msg != NULL)
+		cmd_forget(sc);
+	snprintf(sc->key, sizeof(sc->key), "%s", key);
+	sc->msg = json_incref(m);
+	sc->cmd = json_integer_value(cmd);
+	sc->resent = 0;
+}
+
+/*
+ * A result from key (already known to be of our term): true when it was
+ * a refusal as expired of a command we kept and sent again, so that the
+ * result is not the command's end.  Any other result ends its keeping.
+ */
+static bool
+cmd_result(struct ctl *c, const char *key, const struct ebb_msg *m)
+{
+	struct ctl_bus *b = c->bus;
+	json_t *cmd = json_object_get(m->obj, "cmd");
+	const char *code = json_string_value(json_object_get(m->obj,
+	    "refused"));
+	struct sentcmd *sc;
+
+	if (!json_is_integer(cmd) ||
+	    (sc = cmd_find(b, key, json_integer_value(cmd))) == NULL)
+		return false;
+	if (code == NULL || strcmp(code, "expired") != 0 ||
+	    sc->resent >= CMD_RESENDS || !ctl_bus_acting(c)) {
+		cmd_forget(sc);
+		return false;
+	}
+	sc->resent++;
+	b->resent_expired++;
+	ebb_info("bus: %s refused command %" JSON_INTEGER_FORMAT " as "
+	    "expired; sent again under the current lease (%d of %d)", key,
+	    sc->cmd, sc->resent, CMD_RESENDS);
+	out_send(c, EBB_BUS_COMMANDS, key, json_incref(sc->msg),
+	    (uint64_t)json_integer_value(json_object_get(sc->msg, "seq")));
+	return true;
 }
 
 /* ---- the bus's callbacks ----------------------------------------------------- */
@@ -492,6 +580,8 @@ reports_recv(struct ctl *c, const struct ebb_bus_msg *bm)
 	    (uint64_t)json_integer_value(ref) >> CMD_TERM_SHIFT !=
 	    b->taken_term)
 		goto out;
+	if (strcmp(m.type, "result") == 0 && cmd_result(c, key, &m))
+		goto out;
 	if (stale)
 		b->stale++;
 	c->replaying = stale;
@@ -522,6 +612,7 @@ ctl_bus_send(struct ctl *c, int ci, json_t *m)
 	snprintf(key, sizeof(key), "%s", host);
 	json_object_set_new(m, "term", json_integer((json_int_t)b->term));
 	json_object_set_new(m, "ctl", json_string(b->name));
+	cmd_keep(b, key, m);
 	out_send(c, EBB_BUS_COMMANDS, key, m, json_integer_value(
 	    json_object_get(m, "seq")));
 	return 0;
@@ -1401,6 +1492,8 @@ ctl_bus_close(struct ctl *c)
 	while (b->nout > 0)
 		out_drop(b, b->nout - 1);
 	free(b->out);
+	for (int i = 0; i < CMDS_KEPT; i++)
+		json_decref(b->cmds[i].msg);
 	while (b->nmir > 0)
 		mirror_drop(b, b->nmir - 1);
 	free(b->mir);
@@ -1435,7 +1528,7 @@ ctl_bus_json(const struct ctl *c)
 	    ebb_monoclock() - b->seen, "state", b->bus ?
 	    ebb_bus_state_name(st.state) : "failed");
 	json_object_set_new(o, "messages", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
 	    "produced", (json_int_t)st.produced,
 	    "delivered", (json_int_t)st.delivered,
 	    "dropped_full", (json_int_t)st.dropped_full,
@@ -1445,6 +1538,7 @@ ctl_bus_json(const struct ctl *c)
 	    "committed", (json_int_t)st.committed,
 	    "outbox", b->nout, "unpublished", b->nunpub,
 	    "resent", (json_int_t)b->kept,
+	    "resent_expired", (json_int_t)b->resent_expired,
 	    "stale", (json_int_t)b->stale,
 	    "mirrored", (json_int_t)b->mirrored,
 	    "bad", (json_int_t)b->bad));
@@ -1474,9 +1568,10 @@ ctl_bus_metrics(const struct ctl *c, FILE *f)
 	    "ebb_bus_messages_total{what=\"dropped_full\"} %" PRIu64 "\n"
 	    "ebb_bus_messages_total{what=\"dropped_failed\"} %" PRIu64 "\n"
 	    "ebb_bus_messages_total{what=\"consumed\"} %" PRIu64 "\n"
-	    "ebb_bus_messages_total{what=\"resent\"} %" PRIu64 "\n",
+	    "ebb_bus_messages_total{what=\"resent\"} %" PRIu64 "\n"
+	    "ebb_bus_messages_total{what=\"resent_expired\"} %" PRIu64 "\n",
 	    st.produced, st.delivered, st.dropped_full, st.dropped_failed,
-	    st.consumed, b->kept);
+	    st.consumed, b->kept, b->resent_expired);
 	fprintf(f, "# HELP ebb_bus_outbox Commands and decisions waiting to "
 	    "be sent again.\n# TYPE ebb_bus_outbox gauge\nebb_bus_outbox %d\n",
 	    b->nout);
