@@ -103,9 +103,13 @@ hot_fill(struct pol_round *r, int h)
 	t->cap = pol_host_mips(H);
 	t->pe_mips = H->pe_mips;
 	t->power = H->power;
-	/* The policy places VMs on running hosts, and on off ones to wake. */
-	t->flags = (H->state == POL_HOST_ON || H->state == POL_HOST_OFF ?
-	    HOT_PLACEABLE : 0) | (H->nslots == 0 ? HOT_EMPTY : 0) |
+	/*
+	 * The policy places VMs on running hosts, on off ones to wake, and
+	 * on those already waking: otherwise, while one boots, every round
+	 * would wake another for the same VMs.
+	 */
+	t->flags = (H->state == POL_HOST_ON || H->state == POL_HOST_OFF ||
+	    H->state == POL_HOST_POWERING_ON ? HOT_PLACEABLE : 0) | (H->nslots == 0 ? HOT_EMPTY : 0) |
 	    (H->nslots == 0 && H->util == 0 && H->load_mips == 0 ? HOT_IDLE :
 	    0);
 }
@@ -461,7 +465,8 @@ decide_power(const struct pol_policy *p, const struct pol_fleet *w,
 	for (int h = 0; h < w->nhosts; h++) {
 		const struct pol_host *H = &w->hosts[h];
 
-		if (H->state == POL_HOST_ON || woken[h])
+		if (H->state == POL_HOST_ON ||
+		    H->state == POL_HOST_POWERING_ON || woken[h])
 			on++;
 	}
 	if (!p->power.switch_off_empty)

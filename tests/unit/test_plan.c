@@ -516,8 +516,10 @@ check_plan(const struct pol_policy *p, const struct pol_fleet *f,
 	struct listing *l0, *l1;
 
 	pol_fleet_copy(&a, f);
+	/* Hosts waking count as on: they will be. */
 	for (int h = 0; h < nh; h++)
-		if (f->hosts[h].state == POL_HOST_ON)
+		if (f->hosts[h].state == POL_HOST_ON ||
+		    f->hosts[h].state == POL_HOST_POWERING_ON)
 			on_before++;
 
 	for (int i = 0; i < pl->nacts; i++) {
@@ -569,7 +571,9 @@ check_plan(const struct pol_policy *p, const struct pol_fleet *f,
 			CHECKF(!unmanaged(f->hosts[to].state), ctx,
 			    "vm %d to host %d in state %s", vm, to,
 			    pol_host_state_name(f->hosts[to].state));
-			CHECKF(a.hosts[to].state == POL_HOST_ON, ctx,
+			/* On, or already waking: its executor waits. */
+			CHECKF(a.hosts[to].state == POL_HOST_ON ||
+			    a.hosts[to].state == POL_HOST_POWERING_ON, ctx,
 			    "vm %d to host %d in state %s at action %d", vm, to,
 			    pol_host_state_name(a.hosts[to].state), i);
 			CHECKF(to != cur, ctx, "vm %d to its own host %d", vm, to);
@@ -693,7 +697,8 @@ check_plan(const struct pol_policy *p, const struct pol_fleet *f,
 
 	/* Minimum hosts on: switching off never goes below it. */
 	for (int h = 0; h < nh; h++)
-		if (a.hosts[h].state == POL_HOST_ON)
+		if (a.hosts[h].state == POL_HOST_ON ||
+		    a.hosts[h].state == POL_HOST_POWERING_ON)
 			on_after++;
 	CHECK(on_after == on_before + nwoken - noff, ctx);
 	if (noff > 0)
@@ -1030,7 +1035,8 @@ ref_find(const struct pol_policy *p, const struct pol_fleet *f, int vm)
 		const struct pol_host *H = &f->hosts[h];
 		double after, pa, cost;
 
-		if (H->state != POL_HOST_ON && H->state != POL_HOST_OFF)
+		if (H->state != POL_HOST_ON && H->state != POL_HOST_OFF &&
+		    H->state != POL_HOST_POWERING_ON)
 			continue;
 		if (!pol_host_suitable(f, h, vm))
 			continue;
