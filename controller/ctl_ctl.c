@@ -315,9 +315,34 @@ pending_end(struct ctl *c, int i, bool ok, const char *outcome)
 
 	ctl_jnl_outcome(c, p->decision, outcome);
 	ctl_jnl_migration_end(c, p->mig, ok);
-	if (p->vm >= 0)
-		c->vms[p->vm].migrating = false;
+	if (p->vm >= 0) {
+		struct ctl_vm *v = &c->vms[p->vm];
+
+		v->migrating = false;
+		/*
+		 * Where it runs now, before the target's next report says
+		 * so: the next round must not plan with the VM on a source
+		 * that no longer has it.
+		 */
+		if (ok && p->to >= 0 && v->host != p->to) {
+			if (v->host >= 0 && c->hosts[v->host].nvms > 0)
+				c->hosts[v->host].nvms--;
+			v->host = p->to;
+			v->seen = true;
+			c->hosts[p->to].nvms++;
+		}
+	}
 	*p = c->pending[--c->npending];
+}
+
+/* The migration in flight of VM vi, or NULL. */
+static const struct ctl_pending *
+vm_pending(const struct ctl *c, int vi)
+{
+	for (int i = 0; i < c->npending; i++)
+		if (c->pending[i].vm == vi)
+			return &c->pending[i];
+	return NULL;
 }
 
 /* How a host's latest report lists a VM. */
@@ -419,6 +444,7 @@ static void
 take_vms(struct ctl *c, int hi, json_t *vms)
 {
 	struct ctl_host *h = &c->hosts[hi];
+	const struct ctl_pending *mp;
 	json_t *v;
 	size_t i;
 
@@ -447,15 +473,36 @@ take_vms(struct ctl *c, int hi, json_t *vms)
 		if ((vi = vm_get(c, json_string_value(id))) < 0)
 			continue;
 		vm = &c->vms[vi];
+		/*
+		 * While its migration runs the target lists the VM too,
+		 * paused, waiting for its memory: it stays on its source
+		 * until the migration ends, lest the next round see it on
+		 * the target, idle, and send it back.
+		 */
+		if (vm->migrating && vm->host >= 0 && vm->host != hi &&
+		    (mp = vm_pending(c, vi)) != NULL && mp->to == hi)
+			continue;
 		vm->host = hi;
 		vm->seen = true;
 		vm->vcpus = json_is_integer(n) ? (int)json_integer_value(n) : 1;
 		vm->vcpus = EBB_MAX(1, EBB_MIN(vm->vcpus, 1024));
 		vm->mem_mb = json_is_number(mem) ? json_number_value(mem) : 0;
-		vm->util = json_is_number(u) ? fmin(fmax(json_number_value(u),
-		    0), 1) : 0;
+		/* A paused VM uses nothing now; its demand is what it
+		 * used when it last ran (a migration's switch-over). */
+		if (!json_is_string(st) || strcmp(json_string_value(st),
+		    "paused") != 0)
+			vm->util = json_is_number(u) ?
+			    fmin(fmax(json_number_value(u), 0), 1) : 0;
 		h->nvms++;
 	}
+	/* One on its way out that the source no longer lists is still
+	 * its source's until the migration ends. */
+	for (int k = 0; k < c->nvms; k++)
+		if (c->vms[k].host == hi && !c->vms[k].seen &&
+		    c->vms[k].migrating) {
+			c->vms[k].seen = true;
+			h->nvms++;
+		}
 }
 
 static void
@@ -1140,6 +1187,18 @@ host_migrations(const struct ctl *c, int hi)
 	return n;
 }
 
+/* Migrations in flight to host hi. */
+static int
+host_incoming(const struct ctl *c, int hi)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->npending; i++)
+		if (c->pending[i].vm >= 0 && c->pending[i].to == hi)
+			n++;
+	return n;
+}
+
 /*
  * Starts one migration: the decision and the migration are journalled
  * (started) before the command leaves.  Returns the decision id, or
@@ -1270,7 +1329,10 @@ act(struct ctl *c, const struct pol_plan *pl)
 		case POL_ACT_MIGRATE: {
 			struct ctl_vm *v = &c->vms[a->vm];
 
+			/* A host still receiving VMs is not drained: the
+			 * plan saw it before they arrived. */
 			if (v->migrating || migrating >= c->cfg.mig_total ||
+			    host_incoming(c, a->from) > 0 ||
 			    now - v->last_move < c->cfg.vm_cooldown_s ||
 			    host_migrations(c, a->from) >= c->cfg.mig_per_host ||
 			    host_migrations(c, a->to) >= c->cfg.mig_per_host)
