@@ -1,0 +1,253 @@
+#!/bin/sh
+# test-fleet-box.sh - examples/fleet-box.sh, small and short: the whole
+# loop on libvirt hosts, down and back up.
+#
+# Two hosts with two VMs each and a controller host (FLEET_HOSTS=2,
+# FLEET_VMS_PER_HOST=2, DURATION=70: quiet until 40 % of the run, then 35 %
+# a VM to the end; about 110 s in all).  The test asserts that
+#   - the fleet consolidates: a migration for underload is done and a host
+#     is powered off;
+#   - the rise brings a host back: a power-on decision is done (the
+#     controller marks it done only when the host's agent says hello), that
+#     host's second agent log shows it connected again, the controller
+#     logged the hello, and a migration to that host, decided after the
+#     power-on, is done;
+#   - every VM's heartbeat went on across all its moves (no gap, no
+#     CORRUPT, no FAULT, still beating at the end), no VM was lost or ran
+#     on two hosts at once;
+#   - the last line is the JSON summary, well-formed;
+#   - nothing of the box is left: no namespace, no QEMU, no libvirtd.
+#
+# QEMU before 9.0 loses guest writes in TCG live migrations now and then
+# (docs/libvirt-testbed.md; here about 1 migration in 15 with these busy
+# guests): right after a move the guest prints a seq again, finds a
+# CORRUPT page or dies with a FAULT.  fleet-box counts those faults and
+# says which ones have that signature.  With such a QEMU, a run whose only
+# faults are of that kind is said and run once more with a fresh box; if
+# the second run has them too, they are reported and not failed (they are
+# QEMU's, not ebb's).  EBB_LV_STRICT=1 fails on any fault at once.
+#
+# Needs root, libvirt and QEMU (77 = skipped otherwise, as fleet-box says).
+# DURATION and FLEET_* from the environment override the settings here.
+
+set -u
+
+: "${EBB_SRC:?EBB_SRC: the source tree}"
+: "${EBB_BIN:?EBB_BIN: the build tree}"
+LC_ALL=C
+export LC_ALL
+
+FAILED=0
+fail() {
+	echo "FAIL: $*" >&2
+	FAILED=$((FAILED + 1))
+}
+ok() {
+	echo "ok: $*"
+}
+
+# Each run's folder is ours (fleet-box's LH_TMP): fleet-box leaves it, with
+# its logs, for the checks below, and this script removes it.
+T=
+BOX=
+# shellcheck disable=SC2317 # run by the trap
+teardown() {
+	if [ -n "$BOX" ] && kill -0 "$BOX" 2>/dev/null; then
+		kill "$BOX" 2>/dev/null
+		wait "$BOX" 2>/dev/null
+	fi
+	BOX=
+	[ -n "$T" ] || return 0
+	# fleet-box tears its hosts down itself; if it could not (killed),
+	# this does, but only while its namespaces exist (the pid files of a
+	# fleet that is gone name processes that are not ours any more).
+	if [ -f "$T/state" ]; then
+		tag=$(sed -n 's/^LH_TAG=//p' "$T/state")
+		if [ -n "$tag" ] && ip netns list 2>/dev/null |
+		    grep -q "^ebblv${tag}h[0-9]"; then
+			# shellcheck source=lib-hosts.sh
+			. "$EBB_SRC/tests/libvirt/lib-hosts.sh"
+			hosts_attach "$T"
+			hosts_down
+		fi
+	fi
+	if [ -n "${EBB_KEEP_TMP:-}" ]; then
+		echo "kept $T"
+	else
+		rm -rf "$T"
+	fi
+	T=
+}
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+	rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$T" ]; then
+		for f in "$T/box.err" "$T/controller.log" "$T/power.log"; do
+			[ -s "$f" ] || continue
+			echo "---- ${f##*/} (last 30 lines)" >&2
+			tail -n 30 "$f" >&2
+		done
+	fi
+	teardown
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# ---- the run(s) ----------------------------------------------------------------------
+json=
+field() { # NAME: its value in the summary
+	printf '%s\n' "$json" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
+}
+# The faults fleet-box found "N M": M of the N have QEMU's signature
+# (empty when there were none or none of them had it).
+known_faults() {
+	sed -n 's/^fleet-box: faults: \([0-9]*\), of which \([0-9]*\) look like QEMU.*/\1 \2/p' \
+	    "$T/box.out"
+}
+attempt=0
+while :; do
+	attempt=$((attempt + 1))
+	T=$(mktemp -d "${TMPDIR:-/tmp}/ebb-lv.XXXXXX") || exit 1
+	LH_TMP=$T FLEET_HOSTS=${FLEET_HOSTS:-2} \
+	    FLEET_VMS_PER_HOST=${FLEET_VMS_PER_HOST:-2} \
+	    DURATION=${DURATION:-70} FLEET_PEAK_PCT=${FLEET_PEAK_PCT:-35} \
+	    FLEET_RISE=${FLEET_RISE:-40} FLEET_FALL=${FLEET_FALL:-100} \
+	    FLEET_LEAD_S=${FLEET_LEAD_S:-10} EBB_KEEP_TMP='' \
+	    sh "$EBB_SRC/examples/fleet-box.sh" "$EBB_BIN" >"$T/box.out" \
+	    2>"$T/box.err" &
+	BOX=$!
+	wait "$BOX"
+	rc=$?
+	BOX=
+	if [ "$rc" -eq 77 ]; then
+		echo "skipped: $(sed -n 's/^fleet-box: //p' "$T/box.out" | head -1)"
+		exit 77
+	fi
+	cat "$T/box.out"
+	[ "$rc" -eq 0 ] || { fail "fleet-box.sh exited $rc"; exit 1; }
+	json=$(tail -n 1 "$T/box.out")
+	kf=$(known_faults)
+	if [ "$attempt" -lt 2 ] && [ -z "${EBB_LV_STRICT:-}" ] &&
+	    [ -n "$kf" ] && [ "${kf% *}" = "${kf#* }" ] &&
+	    [ "${kf% *}" = "$(field corrupt)" ]; then
+		echo "note: ${kf% *} faults, all of QEMU's known TCG migration" \
+		    "bug: once more with a fresh box"
+		teardown
+		continue
+	fi
+	break
+done
+
+# ---- nothing left behind ------------------------------------------------------------
+tag=$(sed -n 's/^LH_TAG=//p' "$T/state")
+if ip netns list 2>/dev/null | grep -q "^ebblv${tag}"; then
+	fail "namespaces left: $(ip netns list | grep "^ebblv${tag}" | tr '\n' ' ')"
+else
+	ok "no namespace left"
+fi
+# shellcheck disable=SC2009 # any process whose command line names $T
+left=$(ps -eo pid=,args= | grep -F "$T/" | grep -v grep || true)
+if [ -n "$left" ]; then
+	fail "processes left: $left"
+else
+	ok "no QEMU, libvirtd, agent or controller left"
+fi
+
+# ---- the summary ----------------------------------------------------------------------
+n='[0-9]+(\.[0-9]+)?'
+if printf '%s\n' "$json" | grep -Eq "^\{\"energy_kwh\":$n, \"baseline_kwh\":$n, \"migrations\":[0-9]+, \"hosts_powered_down\":[0-9]+, \"hosts_powered_up\":[0-9]+, \"vms_lost\":[0-9]+, \"vms_duplicated\":[0-9]+, \"corrupt\":[0-9]+\}$"
+then
+	ok "summary: $json"
+else
+	fail "the last line is not the JSON summary: $json"
+fi
+if [ "$(field vms_lost)" = 0 ]; then
+	ok "no VM lost"
+else
+	fail "VMs lost: $(field vms_lost)"
+fi
+if [ "$(field vms_duplicated)" = 0 ] &&
+    ! grep -q "^fleet-box: DUPLICATE" "$T/box.out"; then
+	ok "no VM ran on two hosts at once"
+else
+	fail "VMs running on two hosts: $(field vms_duplicated)"
+fi
+if awk -v e="$(field energy_kwh)" -v b="$(field baseline_kwh)" \
+    'BEGIN { exit !(e > 0 && b > 0 && e < b) }'; then
+	ok "energy $(field energy_kwh) kWh < baseline $(field baseline_kwh) kWh"
+else
+	fail "energy $(field energy_kwh) kWh, baseline $(field baseline_kwh) kWh"
+fi
+
+# ---- consolidation ----------------------------------------------------------------------
+# Event lines: "  +12.3s  migrate    vm3   h2 -> h1  done in ..." and
+# "  +14.1s  power-off  h2  done ...".
+if grep -Eq '^ +\+[0-9.]+s  migrate +vm[0-9]+ +h[0-9]+ -> h[0-9]+  done.*\(underload\)' \
+    "$T/box.out"; then
+	ok "a VM moved off an underloaded host"
+else
+	fail "no migration for underload was done"
+fi
+if grep -Eq '^ +\+[0-9.]+s  power-off  h[0-9]+  done' "$T/box.out" &&
+    [ "$(field hosts_powered_down)" -ge 1 ]; then
+	ok "an emptied host was powered off"
+else
+	fail "no host was powered off"
+fi
+
+# ---- and back up ----------------------------------------------------------------------
+# A power-on done, then a migration to that host decided after it.
+back=$(awk '
+	function secs(s) { sub(/^\+/, "", s); sub(/s$/, "", s); return s + 0 }
+	$1 ~ /^\+[0-9.]+s$/ && $2 == "power-on" && $4 == "done:" {
+		on[$3] = secs($1); next
+	}
+	$1 ~ /^\+[0-9.]+s$/ && $2 == "migrate" && $7 == "done" {
+		if (($6 in on) && secs($1) >= on[$6] && !seen++)
+			print $6, $3, on[$6], secs($1)
+	}' "$T/box.out")
+if [ "$(field hosts_powered_up)" -ge 1 ] && [ -n "$back" ]; then
+	# shellcheck disable=SC2086 # four words
+	set -- $back
+	ok "$1 powered on at +$3 s, and $2 moved to it at +$4 s"
+	if [ -f "$T/agent-$1.2.log" ] &&
+	    grep -q "connected to controller" "$T/agent-$1.2.log"; then
+		ok "$1's agent connected again after the power-on"
+	else
+		fail "$1's second agent did not connect: $(tail -3 "$T/agent-$1.2.log" 2>&1)"
+	fi
+	if grep -q "host $1: powering-on -> on (agent said hello)" \
+	    "$T/controller.log"; then
+		ok "the controller saw $1's hello"
+	else
+		fail "the controller did not see $1's hello"
+	fi
+else
+	fail "no host came back with a VM moved to it (powered up: $(field hosts_powered_up))"
+fi
+
+# ---- heartbeats ----------------------------------------------------------------------
+# "  vm1   7815 beats, last 7814, gaps 0, corrupt 0, beating yes, on h1 h2"
+# and, for faults right after a move, "corrupt 1 (1 right after a move)".
+kf=$(known_faults)
+nvms=$(grep -c '^  vm[0-9]* *[0-9]* beats' "$T/box.out")
+if [ "$(field corrupt)" = 0 ] && [ "$nvms" -ge 4 ] &&
+    ! grep '^  vm[0-9]* *[0-9]* beats' "$T/box.out" |
+    grep -qv 'gaps 0, corrupt 0, beating yes' &&
+    grep -q "^fleet-box: heartbeat: all $nvms VMs still beating at the end" \
+    "$T/box.out"; then
+	ok "all $nvms VMs beat on across every move: no gap, no CORRUPT, no FAULT"
+elif [ -z "${EBB_LV_STRICT:-}" ] && [ -n "$kf" ] &&
+    [ "${kf% *}" = "${kf#* }" ] && [ "${kf% *}" = "$(field corrupt)" ]; then
+	echo "note: twice in a row, faults of QEMU's known TCG migration bug" \
+	    "only (not ebb's; EBB_LV_STRICT=1 fails on them):"
+	grep '^  vm[0-9]*: ' "$T/box.out"
+	ok "no fault but QEMU's known one"
+else
+	fail "heartbeats: $(field corrupt) faults"
+	grep '^  vm[0-9]*' "$T/box.out" >&2
+fi
+
+[ "$FAILED" -eq 0 ] || exit 1
+echo "test-fleet-box: all checks passed"
