@@ -9,8 +9,11 @@
 #   h1  empty, power driver "command" whose off kills h1's agent
 #   h2  reserve, no power driver
 #   h3  no power driver
-# This machine has no /dev/kvm, so no VM runs and no migration can happen:
-# the decision the page must show is h1's power-off instead.
+# h2 and h3 have one VM each (web2, db3) from libvirt's test driver, in
+# the agent's process: their migrations fail at once, "not supported",
+# which is a migration decided, sent to h2's agent and ended by its
+# result. (Real live migrations on libvirt hosts are the fleet box's:
+# tests/libvirt/test-fleet-box.sh.)
 #
 # Chromium is driven over its DevTools pipe by the shell functions of
 # cdp.sh (beside this file), so the test needs no node, npm or python.
@@ -23,9 +26,13 @@
 #     chart has drawn the three series;
 #   - a click on the decision shows its inputs;
 #   - read-only without the token: no drain button, forms disabled;
+#   - the fleet map lists web2 on h2 and db3 on h3;
 #   - with the token typed in: Drain on h2 puts it in maintenance (seen
-#     through `ebb hosts`), Undrain releases it; a wrong token is refused
-#     and the page is read-only again;
+#     through `ebb hosts`), Undrain releases it; the page's migrate form
+#     moves web2 to h3, and the migration's decision appears in the
+#     timeline with its reason ("operator asked") and its outcome (failed:
+#     not supported); a wrong token is refused and the page is read-only
+#     again;
 #   - a screenshot, $EBB_BIN/web-screenshot.png, is a non-empty PNG.
 #
 # Exit 77 (skipped) when Chromium or the openssl command is not installed.
@@ -177,6 +184,11 @@ write_configs() {
 EOF
 	for h in h1 h2 h3; do
 		mkdir -p "$T/state-$h"
+		case $h in
+		h1) hv='{ "driver": "none" }' ;;
+		*) hv="{ \"driver\": \"libvirt\", \"uri\": \"test://$T/$h.xml\",
+		    \"peer_uri\": \"test+tcp://$h.invalid/default\" }" ;;
+		esac
 		cat > "$T/$h.json" <<EOF
 {
   "host": "$h",
@@ -185,13 +197,26 @@ EOF
   "interval_s": 0.3,
   "reconnect_max_s": 0.5,
   "state_dir": "$T/state-$h",
-  "hypervisor": { "driver": "none" },
+  "hypervisor": $hv,
   "parking": { "actuator": "none" },
   "power": { "driver": "none" }
 }
 EOF
 	done
 }
+
+# write_node HOST VM: the node file of HOST's libvirt test driver.
+write_node() {
+	cat > "$T/$1.xml" <<EOF
+<node>
+  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads><mhz>2000</mhz><model>i686</model></cpu>
+  <memory>8388608</memory>
+  <domain type='test'><name>$2</name><memory>524288</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>
+</node>
+EOF
+}
+write_node h2 web2
+write_node h3 db3
 
 api_up() {
 	"$EBB" hosts --controller "$URL" >/dev/null 2>&1
@@ -318,7 +343,11 @@ has '<path [^>]*stroke="#d62728"' || fail "no fleet-power line in the chart"
 has '<path [^>]*stroke="#7f7f7f"[^>]*stroke-dasharray="6 4"' ||
 	fail "no dashed baseline in the chart"
 has 'id="t-on">2 / 3<' || fail "the totals do not say 2 of 3 hosts on"
-ok "DOM: hosts, states, the power-off decision, live chart ($DOM)"
+has '<article [^>]*data-host="h2".*<ul class="vms"[^>]*><li[^>]*>web2 ' ||
+	fail "the map does not show web2 on h2"
+has '<article [^>]*data-host="h3".*<ul class="vms"[^>]*><li[^>]*>db3 ' ||
+	fail "the map does not show db3 on h3"
+ok "DOM: hosts, states, VMs, the power-off decision, live chart ($DOM)"
 
 # ---- a decision's inputs, read-only ------------------------------------------------
 
@@ -412,6 +441,48 @@ grep -q '^h2=on button=Drain mode=operator$' "$T/js.out" ||
 	fail "Undrain: $(cat "$T/js.out")"
 wait_until 3 state_is h2 on || fail "h2 is $(host_get h2 state) after Undrain"
 ok "with the token: Drain and Undrain of h2"
+
+# The migrate form: web2 to h3, then its decision in the timeline.
+cat > "$T/migrate.js" <<'EOF'
+new Promise((resolve) => {
+	const t0 = Date.now();
+	const pick = (id, v) => {
+		const s = document.getElementById(id);
+		if (![...s.options].some((o) => o.value === v))
+			return false;
+		s.value = v;
+		return true;
+	};
+	const find = () => document.querySelector(
+	    'li[data-kind=migrate][data-subject=web2]');
+	const go = () => {
+		if (!pick('mig-vm', 'web2') || !pick('mig-to', 'h3')) {
+			if (Date.now() - t0 > 5000)
+				return resolve('no web2 or h3 in the form');
+			return setTimeout(go, 100);
+		}
+		document.getElementById('mig-go').click();
+		tick();
+	};
+	const tick = () => {
+		const li = find();
+		const out = li ? li.dataset.outcome : 'none';
+		if ((li && out !== 'pending') || Date.now() - t0 > 10000) {
+			const r = li && li.querySelector('.reason');
+			resolve('outcome=' + out + ' reason=' +
+			    (r ? r.textContent : 'none'));
+		} else {
+			setTimeout(tick, 100);
+		}
+	};
+	go();
+})
+EOF
+cdp_js "$T/migrate.js" 15 || die "cannot use the migrate form"
+echo "migrate: $(cat "$T/js.out")"
+grep -q '^outcome=failed: .*not supported.* reason=operator asked$' \
+    "$T/js.out" || fail "the migration's decision: $(cat "$T/js.out")"
+ok "the migrate form: web2 to h3 decided, carried to h2's agent, shown ended"
 
 type_token 'this-is-the-wrong-token-0123' || die "cannot type the token"
 click_h2 hidden || die "cannot click Drain"
