@@ -86,7 +86,7 @@ cdp_start() {
 	exec 5> "$CDP_DIR/cdp.in"
 	cdp Target.createTarget '{"url":"about:blank"}' 20 || return 1
 	_tid=$(sed -n 's/.*"targetId":"\([^"]*\)".*/\1/p' "$CDP_DIR/cdp.resp")
-	cdp Target.attachToTarget "{\"targetId\":\"$_tid\",\"flatten\":true}" ||
+	cdp Target.attachToTarget "{\"targetId\":\"$_tid\",\"flatten\":true}" 30 ||
 		return 1
 	CDP_SID=$(sed -n 's/.*"sessionId":"\([^"]*\)".*/\1/p' \
 	    "$CDP_DIR/cdp.resp")

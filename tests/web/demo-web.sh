@@ -1,142 +1,84 @@
 #!/bin/sh
 #
-# demo-web.sh - the fleet in a box that made docs/web.png (not a test).
+# demo-web.sh - the page of `make demo` as a browser saw it: the picture
+# in the README (docs/web.png).  Not a test.
 #
-#   sh tests/web/demo-web.sh [BUILD_DIR [OUT.png]]     (about 2.5 minutes)
+#   sh tests/web/demo-web.sh [BUILD_DIR [OUT.png [AT_S]]]    (about 2.5 min)
 #
-# A controller (a round every 2 s, default policy) and six agents on
-# 127.0.0.1 over TLS (certificates from scripts/ebb-ca), started one by one: rack1-01 a reserve, rack1-02 without a
-# power driver, the other four with a "command" driver whose off kills the
-# agent.  The empty hosts are switched off as they come; later some are
-# switched on "by hand" (their agent started again, as an operator booting
-# them) and switched off again.  A headless Chromium keeps the page open
-# the whole time, so the chart is what a browser saw live; at the end the
-# newest power-off is opened on its inputs and the page is saved as a PNG
-# (default OUT: BUILD_DIR/web-demo.png).  Ports 27411 and 27412.
+# Runs examples/fleet-box.sh (libvirt hosts in namespaces, live
+# migrations, hosts powered down and up; needs root) and keeps a headless
+# Chromium on the controller's page from the start, inside the controller
+# host's namespace, so that the chart is what the page drew live.  AT_S
+# seconds after the page opened (default 80: the rise has woken a host
+# and moved VMs to it) the newest migration is opened on its inputs and
+# the page is saved (default OUT: BUILD_DIR/web-demo.png).
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$(cd "${1:-$SRC/build}" && pwd) || exit 1
 OUT=${2:-$BIN/web-demo.png}
-AGT="$BIN/ebb-agent"
-CTL="$BIN/ebb-controller"
-for f in "$AGT" "$CTL"; do
-	[ -x "$f" ] || { echo "demo-web: $f is not built" >&2; exit 1; }
-done
+AT=${3:-80}
 . "$SRC/tests/web/cdp.sh"
 cdp_find || { echo "demo-web: no chromium" >&2; exit 1; }
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/ebb-web-demo.XXXXXX") || exit 1
-CTL_PID=
+BOX=
 cleanup() {
+	rc=$?
 	cdp_stop
-	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null
-	for p in "$T"/*.pid; do
-		[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
-	done
-	wait
+	[ -n "$BOX" ] && wait "$BOX"
+	[ "$rc" -ne 0 ] && [ -f "$T/chromium.log" ] &&
+	    tail -n 5 "$T/chromium.log" >&2
 	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 trap '' PIPE
 
-START_CS=$(_cdp_now_cs)
-say() {
-	echo "demo-web: $* [$(( ($(_cdp_now_cs) - START_CS) / 100 )) s]"
+# fleet-box's hosts are named after its folder (lib-hosts.sh: LH_TAG);
+# its controller host is h(K+1), on the box's network, at port 7401.
+BOXDIR="$T/box${T##*.}"
+mkdir "$BOXDIR" || exit 1
+TAG=$(printf '%s' "${BOXDIR##*/}" | tr -cd 'a-zA-Z0-9' | tail -c 6)
+K=${FLEET_HOSTS:-4}
+NS="ebblv${TAG}h$((K + 1))"
+URL="http://${LH_NET:-10.77.0}.$((K + 1)):7401/"
+LH_TMP="$BOXDIR" sh "$SRC/examples/fleet-box.sh" "$BIN" > "$T/box.out" 2>&1 &
+BOX=$!
+
+ns_up() {
+	ip netns list | grep -q "^$NS" &&
+	    ip netns exec "$NS" ss -ltn 2>/dev/null | grep -q ":7401 "
 }
-
-AGENT_PORT=27411
-URL=http://127.0.0.1:27412
-HOSTS="rack1-01 rack1-02 rack1-03 rack1-04 rack2-01 rack2-02"
-
-# A "command" driver: off kills the host's agent, on starts it again.
-driver() {
-	printf '"power": { "driver": "command", "off": "kill $(cat %s)", ' \
-	    "'$T/$1.pid'"
-	printf '"on": "%s -c %s >> %s 2>&1 & echo $! > %s" }' "'$AGT'" \
-	    "'$T/$1.json'" "'$T/$1.log'" "'$T/$1.pid'"
-}
-
-CA="$T/ca"
-{ sh "$SRC/scripts/ebb-ca" init "$CA" &&
-    sh "$SRC/scripts/ebb-ca" host "$CA" $HOSTS &&
-    sh "$SRC/scripts/ebb-ca" controller "$CA" ctl.demo 127.0.0.1; } \
-    > "$T/ebb-ca.out" 2>&1 || { echo "demo-web: ebb-ca:" \
-    "$(cat "$T/ebb-ca.out")" >&2; exit 1; }
-
-printf 'ebb-demo-token-0123456789abcdef\n' > "$T/token"
-cat > "$T/controller.json" <<EOF
-{
-  "listen": "127.0.0.1:$AGENT_PORT",
-  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/controller.crt",
-           "key": "$CA/controller.key" },
-  "http": "127.0.0.1:27412",
-  "token_file": "$T/token",
-  "policy": "$SRC/examples/policies/default.json",
-  "journal": "$T/journal.db",
-  "interval_s": 2,
-  "unknown_after_s": 6,
-  "boot_timeout_s": 20,
-  "min_hosts_on": 0,
-  "limits": { "host_cooldown_s": 24 },
-  "hosts": [
-    { "name": "rack1-01", "reserve": true },
-    { "name": "rack1-02" },
-    { "name": "rack1-03", $(driver rack1-03) },
-    { "name": "rack1-04", $(driver rack1-04) },
-    { "name": "rack2-01", $(driver rack2-01) },
-    { "name": "rack2-02", $(driver rack2-02) }
-  ]
-}
-EOF
-for h in $HOSTS; do
-	mkdir -p "$T/state-$h"
-	cat > "$T/$h.json" <<EOF
-{ "host": "$h", "controller": "127.0.0.1:$AGENT_PORT", "interval_s": 1,
-  "tls": { "ca": "$CA/ca.crt", "cert": "$CA/$h.crt", "key": "$CA/$h.key" },
-  "reconnect_max_s": 1, "state_dir": "$T/state-$h",
-  "hypervisor": { "driver": "none" }, "parking": { "actuator": "none" },
-  "power": { "driver": "none" } }
-EOF
+i=0
+until ns_up; do
+	i=$((i + 1))
+	[ "$i" -lt 600 ] && kill -0 "$BOX" 2>/dev/null ||
+		{ echo "demo-web: the box's controller never listened" >&2;
+		  tail -5 "$T/box.out" >&2; exit 1; }
+	sleep 0.2
 done
-
-agent() {
-	"$AGT" -c "$T/$1.json" >> "$T/$1.log" 2>&1 &
-	echo $! > "$T/$1.pid"
-}
-
-"$CTL" -c "$T/controller.json" > "$T/controller.log" 2>&1 &
-CTL_PID=$!
-sleep 1
-cdp_start "$T" 1280 900 || exit 1
-cdp_open "$URL/" || exit 1
-say "page open on $URL/"
-sleep 4
-for h in $HOSTS; do
-	agent "$h"
-	sleep 3
-done
-say "six agents up"
-sleep 30
-agent rack1-03
-say "rack1-03 switched on by hand"
-sleep 12
-agent rack2-01
-say "rack2-01 switched on by hand"
-sleep 40
-agent rack1-04
-agent rack2-02
-say "rack1-04 and rack2-02 switched on by hand"
-sleep 35
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$CHROMIUM" \
+    > "$T/chromium"
+chmod +x "$T/chromium"
+CHROMIUM="$T/chromium"
+cdp_start "$T" 1280 1000 || exit 1
+cdp_open "$URL" || exit 1
+echo "demo-web: page open on $URL in $NS; saving in $AT s"
+sleep "$AT"
 
 cat > "$T/open.js" <<'EOF'
 new Promise((resolve) => {
-	const li = document.querySelector('li[data-kind=power-off]');
+	const li = document.querySelector('li[data-kind=migrate]');
 	if (li)
 		li.querySelector('button').click();
-	setTimeout(() => resolve('ok'), 300);
+	setTimeout(() => resolve(li ? li.dataset.subject : 'none'), 300);
 })
 EOF
 cdp_js "$T/open.js" || exit 1
+echo "demo-web: opened the migration of $(cat "$T/js.out")"
 cdp_screenshot "$OUT" || exit 1
-say "saved $OUT"
+echo "demo-web: saved $OUT"
+cdp_stop
+wait "$BOX"
+BOX=
+tail -1 "$T/box.out"
