@@ -13,7 +13,7 @@ CTEST_FLAGS = --output-on-failure -j2 --no-tests=error
 MAKEFLAGS  += --no-print-directory
 
 .DEFAULT_GOAL := build
-.PHONY: all deps build test test-asan demo demo-sim bench bench-agent fuzz clean
+.PHONY: all deps build test test-asan demo demo-sim bench bench-agent fuzz faults clean
 
 all: build
 
@@ -66,6 +66,12 @@ bench: build
 	else \
 		echo "bench: there is no benchmark yet (tests/bench/run.sh does not exist)"; \
 	fi
+
+# Random fault trials on libvirt hosts (tests/libvirt/faults-campaign.sh;
+# root): TRIALS=N (default 20) and SEED=S pass through the environment.
+# Minutes per ten trials, hence not part of ctest.
+faults: build
+	sh tests/libvirt/faults-campaign.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz
