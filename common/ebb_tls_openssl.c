@@ -1,10 +1,14 @@
 /*
- * ebb_tls.c - TLS 1.3 with mutual certificates over a polled socket.
+ * ebb_tls_openssl.c - the module ebb-tls.so: TLS 1.3 with mutual
+ * certificates over a polled socket, with OpenSSL.
  *
  * OpenSSL does the protocol; this file pins the choices (1.3 only, one CA,
  * a client certificate required, names checked exactly) and turns
  * OpenSSL's SSL_ERROR_* into the -errno convention the daemons' buffers
- * already speak, with OpenSSL's own reason text in the message.
+ * already speak, with OpenSSL's own reason text in the message.  It is a
+ * module (ebb_tls.c loads it with the first context) because libssl and
+ * libcrypto are 1.7 MB of resident memory an agent on plain TCP, or on
+ * the Kafka bus with librdkafka's own TLS, must not pay.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +26,7 @@
 
 #include "ebb_log.h"
 #include "ebb_tls.h"
+#include "ebb_tls_ops.h"
 
 struct ebb_tls_ctx {
 	SSL_CTX			*ssl;
@@ -33,57 +38,6 @@ struct ebb_tls {
 	bool	 want_write;	/* the last call waits for POLLOUT */
 	bool	 broken;	/* a fatal error: send no close_notify */
 };
-
-/* ---- configuration ------------------------------------------------------ */
-
-int
-ebb_tls_conf_parse(struct ebb_jconf *x, json_t *s, bool client,
-    struct ebb_tls_conf *out)
-{
-	static const char *const ckeys[] = { "ca", "cert", "key",
-		"server_name", NULL };
-	static const char *const skeys[] = { "ca", "cert", "key", NULL };
-	struct ebb_tls_conf c;
-	int rc;
-
-	memset(&c, 0, sizeof(c));
-	if ((rc = ebb_jconf_keys(x, "tls", s, client ? ckeys : skeys)) != 0 ||
-	    (rc = ebb_jconf_string(x, s, "ca", "tls.ca", c.ca,
-	    sizeof(c.ca), false)) != 0 ||
-	    (rc = ebb_jconf_string(x, s, "cert", "tls.cert", c.cert,
-	    sizeof(c.cert), false)) != 0 ||
-	    (rc = ebb_jconf_string(x, s, "key", "tls.key", c.key,
-	    sizeof(c.key), false)) != 0 ||
-	    (rc = ebb_jconf_string(x, s, "server_name", "tls.server_name",
-	    c.server_name, sizeof(c.server_name), false)) != 0)
-		return rc;
-	if (!c.ca[0] || !c.cert[0] || !c.key[0])
-		return ebb_jconf_fail(x, "tls", "needs \"ca\", \"cert\" and "
-		    "\"key\" (PEM files; scripts/ebb-ca makes them)");
-	*out = c;
-	return 0;
-}
-
-int
-ebb_tls_conf_require(const struct ebb_tls_conf *c, bool insecure,
-    const char *file, struct ebb_err *err)
-{
-	if (c->ca[0] && insecure) {
-		ebb_err_set(err, "%s: \"tls\" and \"insecure_plaintext\": true "
-		    "exclude each other; remove one", file);
-		return -EINVAL;
-	}
-	if (!c->ca[0] && !insecure) {
-		ebb_err_set(err, "%s: no \"tls\" section: agent and controller "
-		    "talk over TLS with certificates from the fleet's CA; add "
-		    "\"tls\": {\"ca\": \"/etc/ebb/ca.crt\", \"cert\": "
-		    "\"/etc/ebb/NAME.crt\", \"key\": \"/etc/ebb/NAME.key\"} "
-		    "(scripts/ebb-ca makes them), or set \"insecure_plaintext\": "
-		    "true to run without authentication (tests only)", file);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -155,8 +109,8 @@ check_key_mode(const char *path)
 		    (unsigned)(st.st_mode & 0777));
 }
 
-int
-ebb_tls_ctx_new(struct ebb_tls_ctx **out, enum ebb_tls_role role,
+static int
+ossl_ctx_new(struct ebb_tls_ctx **out, enum ebb_tls_role role,
     const struct ebb_tls_conf *c, struct ebb_err *err)
 {
 	struct ebb_tls_ctx *t;
@@ -227,8 +181,8 @@ fail:
 	return -EINVAL;
 }
 
-void
-ebb_tls_ctx_free(struct ebb_tls_ctx *t)
+static void
+ossl_ctx_free(struct ebb_tls_ctx *t)
 {
 	if (t == NULL)
 		return;
@@ -247,8 +201,8 @@ is_ip(const char *s)
 	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
-int
-ebb_tls_new(struct ebb_tls **out, struct ebb_tls_ctx *ctx, int fd,
+static int
+ossl_new(struct ebb_tls **out, struct ebb_tls_ctx *ctx, int fd,
     const char *peer_name, struct ebb_err *err)
 {
 	struct ebb_tls *t;
@@ -298,8 +252,8 @@ ebb_tls_new(struct ebb_tls **out, struct ebb_tls_ctx *ctx, int fd,
 	return 0;
 }
 
-void
-ebb_tls_free(struct ebb_tls *t)
+static void
+ossl_free(struct ebb_tls *t)
 {
 	if (t == NULL)
 		return;
@@ -315,8 +269,8 @@ ebb_tls_free(struct ebb_tls *t)
 	free(t);
 }
 
-int
-ebb_tls_handshake(struct ebb_tls *t, struct ebb_err *err)
+static int
+ossl_handshake(struct ebb_tls *t, struct ebb_err *err)
 {
 	ssize_t r;
 	int rc;
@@ -337,20 +291,20 @@ ebb_tls_handshake(struct ebb_tls *t, struct ebb_err *err)
 	return (int)r;
 }
 
-bool
-ebb_tls_done(const struct ebb_tls *t)
+static bool
+ossl_done(const struct ebb_tls *t)
 {
 	return SSL_is_init_finished(t->ssl);
 }
 
-bool
-ebb_tls_want_write(const struct ebb_tls *t)
+static bool
+ossl_want_write(const struct ebb_tls *t)
 {
 	return t->want_write;
 }
 
-ssize_t
-ebb_tls_read(struct ebb_tls *t, void *buf, size_t len, struct ebb_err *err)
+static ssize_t
+ossl_read(struct ebb_tls *t, void *buf, size_t len, struct ebb_err *err)
 {
 	size_t n = 0;
 	int r;
@@ -383,8 +337,8 @@ peer_reason(struct ebb_tls *t, struct ebb_err *err)
 	ERR_clear_error();
 }
 
-ssize_t
-ebb_tls_write(struct ebb_tls *t, const void *buf, size_t len,
+static ssize_t
+ossl_write(struct ebb_tls *t, const void *buf, size_t len,
     struct ebb_err *err)
 {
 	size_t n = 0;
@@ -421,8 +375,8 @@ name_copy(char *dst, size_t size, const unsigned char *s, int len)
 	return true;
 }
 
-int
-ebb_tls_peer_get(const struct ebb_tls *t, struct ebb_tls_peer *p)
+static int
+ossl_peer_get(const struct ebb_tls *t, struct ebb_tls_peer *p)
 {
 	X509 *x = SSL_get0_peer_certificate(t->ssl);
 	GENERAL_NAMES *gens;
@@ -459,34 +413,16 @@ ebb_tls_peer_get(const struct ebb_tls *t, struct ebb_tls_peer *p)
 	return 0;
 }
 
-bool
-ebb_tls_peer_is(const struct ebb_tls_peer *p, const char *name)
-{
-	if (name == NULL || name[0] == '\0')
-		return false;
-	if (strcmp(p->cn, name) == 0)
-		return true;
-	for (int i = 0; i < p->ndns; i++)
-		if (strcmp(p->dns[i], name) == 0)
-			return true;
-	return false;
-}
-
-void
-ebb_tls_peer_format(const struct ebb_tls_peer *p, char *buf, size_t size)
-{
-	size_t len;
-
-	if (size == 0)
-		return;
-	snprintf(buf, size, "CN=%s", p->cn[0] ? p->cn : "(none)");
-	for (int i = 0; i < p->ndns; i++) {
-		len = strlen(buf);
-		snprintf(buf + len, size - len, "%s%s", i ? "," : " DNS:",
-		    p->dns[i]);
-	}
-	if (p->ndns == 0) {
-		len = strlen(buf);
-		snprintf(buf + len, size - len, " (no DNS names)");
-	}
-}
+/* What ebb_tls.c looks up in this module. */
+const struct ebb_tls_ops ebb_tls_openssl = {
+	.ctx_new = ossl_ctx_new,
+	.ctx_free = ossl_ctx_free,
+	.new = ossl_new,
+	.free = ossl_free,
+	.handshake = ossl_handshake,
+	.done = ossl_done,
+	.want_write = ossl_want_write,
+	.read = ossl_read,
+	.write = ossl_write,
+	.peer_get = ossl_peer_get,
+};
