@@ -14,6 +14,12 @@
 #   - h(K+1) with ebb-controller only, a round a second, whose "command"
 #     power driver switches h1..hK off (host_power_off: every process of
 #     the host killed) and on again (host_power_on, then the agent).
+# With FLEET_BUS=kafka the agents and the controller meet on Kafka topics
+# instead of the TLS link (docs/bus.md): librdkafka's mock cluster
+# (tests/tools/ebb-kafka-mock) runs on h(K+1), and since it binds and
+# advertises 127.0.0.1 only, tests/tools/ebb-relay carries the bus across
+# the bridge: on h(K+1) from its address to the mock, on each hK from
+# 127.0.0.1 to h(K+1) (restarted with the agent when a host comes back).
 # Each VM's trace is one of `ebb trace gen` (or, when the PlanetLab days
 # are beside the checkout, a file of $EBB_SHARED_DIR/data/planetlab/DAY/),
 # one sample a second, brought to a fleet-wide envelope: quiet for the first
@@ -27,7 +33,7 @@
 # ends with exactly one JSON line:
 #   {"energy_kwh":..., "baseline_kwh":..., "migrations":...,
 #    "hosts_powered_down":..., "hosts_powered_up":..., "vms_lost":...,
-#    "vms_duplicated":..., "corrupt":...}
+#    "vms_duplicated":..., "corrupt":..., "bus":"tcp"|"kafka"}
 #   energy_kwh, baseline_kwh  the controller's own estimate, integrated
 #       here over the DURATION seconds from the controller's start: its
 #       per-round fleet watts and no-consolidation baseline from GET
@@ -52,12 +58,14 @@
 #                            known TCG migration bug; counted all the same;
 #                            gaps that come only from the watcher having
 #                            missed a stay, every seq being there exactly
-#                            once, are said and not counted).
+#                            once, are said and not counted);
+#   bus                      how agents and controller talked (FLEET_BUS).
 # After DURATION the controller's policy is replaced (PUT /api/policy) by
 # one that moves nothing and switches nothing, the migrations in flight
 # end, and then the VMs are counted where they are.
 #
-# Environment: DURATION (90 s), FLEET_HOSTS (4), FLEET_VMS_PER_HOST (2),
+# Environment: FLEET_BUS (tcp, or kafka: above), DURATION (90 s),
+# FLEET_HOSTS (4), FLEET_VMS_PER_HOST (2),
 # FLEET_SPS (1 s per trace sample), FLEET_QUIET_PCT (5), FLEET_PEAK_PCT
 # (15), FLEET_RISE (55) and FLEET_FALL (80) in % of DURATION, FLEET_SEED
 # (1), FLEET_CORES (1, below), FLEET_POLICY (a policy file; default: the
@@ -105,6 +113,7 @@ FALL=${FLEET_FALL:-80}
 SEED=${FLEET_SEED:-1}
 LEAD=${FLEET_LEAD_S:-15}
 POLICY=${FLEET_POLICY:-}
+BUS=${FLEET_BUS:-tcp}
 SHARED=${EBB_SHARED_DIR:-$(dirname "$EBB_SRC")/shared}
 NV=$((K * PER))
 C=$((K + 1))			# the controller's host
@@ -132,7 +141,9 @@ if ! why=$(lh_require); then
 	say "(make demo runs the simulator demo instead)"
 	exit 77
 fi
-for f in ebb-guest ebb-agent ebb-controller ebb; do
+kafka_bins=
+[ "$BUS" != kafka ] || kafka_bins="ebb-kafka-mock ebb-relay ebb-bus-kafka.so"
+for f in ebb-guest ebb-agent ebb-controller ebb $kafka_bins; do
 	if [ ! -f "$EBB_BIN/$f" ]; then
 		say "$EBB_BIN/$f is not built (make build)"
 		exit 77
@@ -144,6 +155,10 @@ for c in openssl curl timeout; do
 		exit 77
 	fi
 done
+case $BUS in
+tcp | kafka) ;;
+*) die "FLEET_BUS is tcp or kafka, not '$BUS'" ;;
+esac
 case $DURATION.$K.$PER.$LEAD in
 *[!0-9.]*) die "DURATION, FLEET_HOSTS, FLEET_VMS_PER_HOST and FLEET_LEAD_S are whole numbers" ;;
 esac
@@ -164,7 +179,7 @@ cleanup() {
 	fi
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$LH_TMP" ]; then
 		for f in "$LH_TMP"/controller.log "$LH_TMP"/agent-h*.log \
-		    "$LH_TMP"/power.log; do
+		    "$LH_TMP"/power.log "$LH_TMP"/mock.log; do
 			[ -s "$f" ] || continue
 			echo "---- ${f#"$LH_TMP"/} (last 15 lines)" >&2
 			tail -n 15 "$f" >&2
@@ -276,7 +291,7 @@ while [ $k -le "$K" ]; do
 	k=$((k + 1))
 done
 # shellcheck disable=SC2086 # a list of names
-if ! { sh "$EBB_SRC/scripts/ebb-ca" init "$ca" &&
+if [ "$BUS" = tcp ] && ! { sh "$EBB_SRC/scripts/ebb-ca" init "$ca" &&
     sh "$EBB_SRC/scripts/ebb-ca" host "$ca" $hosts &&
     sh "$EBB_SRC/scripts/ebb-ca" controller "$ca" controller \
     "$(host_addr $C)"; } >"$T/ca.log" 2>&1; then
@@ -306,16 +321,66 @@ fi
 "$EBB_BIN/ebb" policy check "$POLICY" >"$T/check.out" 2>&1 ||
     die "policy $POLICY: $(cat "$T/check.out")"
 
+# ---- the bus ------------------------------------------------------------------
+# FLEET_BUS=kafka: the mock cluster on h$C, and relays (see the head of
+# this file).  The mock stops at the end of its stdin: it reads a fifo
+# opened read-write, which never ends (and takes its control lines, should
+# anyone want to take a broker down).  The relays' pairs follow the mock's
+# bootstrap list, one per broker; each relay prints "ready" once it
+# listens.  RELAY_ARGS is an agent host's pairs, for power.sh too.
+RELAY_ARGS=
+BOOT=
+if [ "$BUS" = kafka ]; then
+	mkfifo "$T/mock.in" || die "mkfifo $T/mock.in"
+	host_run $C "$T/mock.out" sh -c "exec '$EBB_BIN/ebb-kafka-mock' -p 4 \
+	    <>'$T/mock.in' 2>'$T/mock.log'"
+	end=$(($(now_ms) + 10000))
+	until grep -q ':' "$T/mock.out" 2>/dev/null; do
+		[ "$(now_ms)" -lt "$end" ] ||
+		    die "the Kafka mock printed no bootstrap list: $(cat "$T/mock.log")"
+		sleep 0.1
+	done
+	BOOT=$(head -n 1 "$T/mock.out")
+	ctl_pairs=
+	for b in $(echo "$BOOT" | tr ',' ' '); do
+		ctl_pairs="$ctl_pairs $(host_addr $C):${b##*:} $b"
+		RELAY_ARGS="$RELAY_ARGS $b $(host_addr $C):${b##*:}"
+	done
+	relay_ready() { # LOG
+		end=$(($(now_ms) + 5000))
+		until grep -qx ready "$1" 2>/dev/null; do
+			[ "$(now_ms)" -lt "$end" ] ||
+			    die "no relay: $(cat "$1")"
+			sleep 0.05
+		done
+	}
+	# shellcheck disable=SC2086 # lists of addresses
+	host_run $C "$T/relay-h$C.log" "$EBB_BIN/ebb-relay" -v $ctl_pairs
+	relay_ready "$T/relay-h$C.log"
+	k=1
+	while [ $k -le "$K" ]; do
+		# shellcheck disable=SC2086
+		host_run $k "$T/relay-h$k.1.log" "$EBB_BIN/ebb-relay" -v \
+		    $RELAY_ARGS
+		relay_ready "$T/relay-h$k.1.log"
+		k=$((k + 1))
+	done
+	say "Kafka mock on h$C at $BOOT, relayed to the hosts over the bridge"
+fi
+
 # The power driver's commands: the controller runs them inside h$C; they
 # step back into this script's namespaces (nsenter -t $$) and act on the
 # box from there.  A host that comes back gets its libvirtd, then its
 # agent, in a session of its own (setsid): the controller kills a power
 # command's process group when it times out, and the agent must outlive
 # the command that started it.  Each boot's agent logs to a file of its own.
+# On kafka the host's relay went down with it: it comes back first, so
+# that the agent's first connection finds it.
 cat >"$T/power.sh" <<EOF
 #!/bin/sh
 # power.sh on|off K: host hK's power, for ebb-controller's command driver.
 EBB_SRC='$EBB_SRC'
+RELAY_ARGS='$RELAY_ARGS'
 . "\$EBB_SRC/tests/libvirt/lib-hosts.sh"
 hosts_attach '$T'
 exec >>'$T/power.log' 2>&1
@@ -330,6 +395,16 @@ on)
 	while [ -e '$T'/agent-h\$2.\$n.log ]; do
 		n=\$((n + 1))
 	done
+	if [ -n "\$RELAY_ARGS" ]; then
+		host_run "\$2" '$T'/relay-h\$2.\$n.log setsid \\
+		    '$EBB_BIN/ebb-relay' -v \$RELAY_ARGS
+		i=0
+		until grep -qx ready '$T'/relay-h\$2.\$n.log || [ \$i -ge 100 ]
+		do
+			sleep 0.05
+			i=\$((i + 1))
+		done
+	fi
 	host_run "\$2" '$T'/agent-h\$2.\$n.log setsid '$EBB_BIN/ebb-agent' \\
 	    -c '$T'/agent-h\$2.json
 	;;
@@ -339,13 +414,57 @@ power() { # on|off K
 	printf 'nsenter -t %s -n -m -u -- sh %s %s %s' "$$" "$T/power.sh" "$1" "$2"
 }
 
+# How agents and controller meet, as JSON members of their configurations.
+# tcp: the controller listens on h$C, TLS both ways.  kafka: the bus (no
+# listen, controller address or TLS: refused there), with what the tests
+# on the mock use (tests/bus/lib-kafka.sh: short sessions, so that a
+# powered-off agent's group is free again 6 s later; quick reconnects),
+# groups of this run's own, and a 4 s lease: the controller acts 2 x 4 + 1
+# s after it first reaches the brokers, and holds on while a renewal (every
+# 4/3 s) is read back within 4 s on a busy machine.
+bus_json() {
+	printf '{ "kind": "kafka", "brokers": "%s", "group": "ebb-box%s",\n' \
+	    "$BOOT" "$LH_TAG"
+	printf '           "properties": { "session.timeout.ms": 6000, '
+	printf '"heartbeat.interval.ms": 500,\n'
+	printf '             "reconnect.backoff.ms": 50, '
+	printf '"reconnect.backoff.max.ms": 500,\n'
+	printf '             "fetch.wait.max.ms": 50, "linger.ms": 1 } }'
+}
+ctl_link() {
+	if [ "$BUS" = kafka ]; then
+		cat <<EOF
+  "bus": $(bus_json),
+  "name": "ctl-a", "lease_s": 4,
+EOF
+	else
+		cat <<EOF
+  "listen": "$(host_addr $C):7400",
+  "tls": { "ca": "$ca/ca.crt", "cert": "$ca/controller.crt",
+           "key": "$ca/controller.key" },
+EOF
+	fi
+}
+agent_link() { # K
+	if [ "$BUS" = kafka ]; then
+		echo "  \"bus\": $(bus_json),"
+	else
+		cat <<EOF
+  "controller": "$(host_addr $C):7400",
+  "reconnect_max_s": 2,
+  "tls": { "ca": "$ca/ca.crt", "cert": "$ca/h$1.crt", "key": "$ca/h$1.key",
+           "server_name": "controller" },
+EOF
+	fi
+}
+
 # The controller: a round a second; at most 4 migrations at a time, 2 per
 # host; a VM stays 10 s where it went, a host 10 s in the power state it
 # was put in (a host here boots in about 5 s).
 {
 	cat <<EOF
 {
-  "listen": "$(host_addr $C):7400",
+$(ctl_link)
   "http": "$(host_addr $C):7401",
   "token_file": "$T/token",
   "journal": "$T/journal.db",
@@ -357,8 +476,6 @@ power() { # on|off K
   "limits": { "migrations_total": 4, "migrations_per_host": 2,
               "vm_cooldown_s": 10, "host_cooldown_s": 10 },
   "default_host": { "pe_mips": 2660, "power_w": [$POWER_W] },
-  "tls": { "ca": "$ca/ca.crt", "cert": "$ca/controller.crt",
-           "key": "$ca/controller.key" },
   "hosts": [
 EOF
 	k=1
@@ -379,9 +496,8 @@ while [ $k -le "$K" ]; do
 	cat >"$T/agent-h$k.json" <<EOF
 {
   "host": "h$k",
-  "controller": "$(host_addr $C):7400",
+$(agent_link $k)
   "interval_s": 1,
-  "reconnect_max_s": 2,
   "state_dir": "$T/agent-h$k",
   "cpu_source": "vms",
   "hypervisor": { "driver": "libvirt", "uri": "qemu:///system",
@@ -389,9 +505,7 @@ while [ $k -le "$K" ]; do
                   "migrate_addr": "$(host_migrate_uri $k)",
                   "downtime_ms": 300 },
   "parking": { "enabled": false },
-  "power": { "driver": "none", "model_w": [$POWER_W] },
-  "tls": { "ca": "$ca/ca.crt", "cert": "$ca/h$k.crt", "key": "$ca/h$k.key",
-           "server_name": "controller" }
+  "power": { "driver": "none", "model_w": [$POWER_W] }
 }
 EOF
 	k=$((k + 1))
@@ -463,7 +577,7 @@ while [ $k -le "$K" ]; do
 	host_run $k "$T/agent-h$k.1.log" "$EBB_BIN/ebb-agent" -c "$T/agent-h$k.json"
 	k=$((k + 1))
 done
-say "controller on h$C ($api, policy $(basename "$POLICY")), agents on$hosts; running $DURATION s"
+say "controller on h$C ($api, policy $(basename "$POLICY")), agents on$hosts, on the $BUS bus; running $DURATION s"
 
 # ---- the watcher --------------------------------------------------------------------
 # Twice a second or as fast as the machine allows: the size of every serial
@@ -1015,7 +1129,7 @@ set -- $wasted
 if [ "$1" -gt 0 ]; then
 	say "power-ons that brought no VM: $1, $2 host-seconds at idle power, $3 kWh ($(awk -v x="$3" -v b="$baseline_kwh" 'BEGIN { printf "%.1f", (b > 0 ? 100 * x / b : 0) }') % of the baseline)"
 fi
-say "$DURATION s, $K hosts, $NV VMs, policy $(basename "$POLICY"); $(secs_since "$START_MS") s with setup"
-printf '{"energy_kwh":%s, "baseline_kwh":%s, "migrations":%d, "hosts_powered_down":%d, "hosts_powered_up":%d, "vms_lost":%d, "vms_duplicated":%d, "corrupt":%d}\n' \
+say "$DURATION s, $K hosts, $NV VMs, policy $(basename "$POLICY"), $BUS bus; $(secs_since "$START_MS") s with setup"
+printf '{"energy_kwh":%s, "baseline_kwh":%s, "migrations":%d, "hosts_powered_down":%d, "hosts_powered_up":%d, "vms_lost":%d, "vms_duplicated":%d, "corrupt":%d, "bus":"%s"}\n' \
     "$energy_kwh" "$baseline_kwh" "$migrations" "$downs" "$ups" "$lost" \
-    "$dups" "$corrupt"
+    "$dups" "$corrupt" "$BUS"

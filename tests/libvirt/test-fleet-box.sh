@@ -27,6 +27,11 @@
 # the second run has them too, they are reported and not failed (they are
 # QEMU's, not ebb's).  EBB_LV_STRICT=1 fails on any fault at once.
 #
+# FLEET_BUS=kafka runs the same fleet and the same checks with agents and
+# controller on the Kafka bus (tests/bus/test-kafka-fleet-box.sh): there
+# the woken host's agent must say hello on the bus, through the relay
+# that came back with it.
+#
 # Needs root, libvirt and QEMU (77 = skipped otherwise, as fleet-box says).
 # DURATION and FLEET_* from the environment override the settings here.
 
@@ -36,6 +41,12 @@ set -u
 : "${EBB_BIN:?EBB_BIN: the build tree}"
 LC_ALL=C
 export LC_ALL
+BUS=${FLEET_BUS:-tcp}
+# What a woken host's agent logs once it reaches the controller.
+case $BUS in
+kafka) hello_log="bus: brokers reachable; saying hello to the controller" ;;
+*) hello_log="connected to controller" ;;
+esac
 
 FAILED=0
 fail() {
@@ -156,7 +167,7 @@ fi
 
 # ---- the summary ----------------------------------------------------------------------
 n='[0-9]+(\.[0-9]+)?'
-if printf '%s\n' "$json" | grep -Eq "^\{\"energy_kwh\":$n, \"baseline_kwh\":$n, \"migrations\":[0-9]+, \"hosts_powered_down\":[0-9]+, \"hosts_powered_up\":[0-9]+, \"vms_lost\":[0-9]+, \"vms_duplicated\":[0-9]+, \"corrupt\":[0-9]+\}$"
+if printf '%s\n' "$json" | grep -Eq "^\{\"energy_kwh\":$n, \"baseline_kwh\":$n, \"migrations\":[0-9]+, \"hosts_powered_down\":[0-9]+, \"hosts_powered_up\":[0-9]+, \"vms_lost\":[0-9]+, \"vms_duplicated\":[0-9]+, \"corrupt\":[0-9]+, \"bus\":\"$BUS\"\}$"
 then
 	ok "summary: $json"
 else
@@ -212,10 +223,20 @@ if [ "$(field hosts_powered_up)" -ge 1 ] && [ -n "$back" ]; then
 	set -- $back
 	ok "$1 powered on at +$3 s, and $2 moved to it at +$4 s"
 	if [ -f "$T/agent-$1.2.log" ] &&
-	    grep -q "connected to controller" "$T/agent-$1.2.log"; then
+	    grep -q "$hello_log" "$T/agent-$1.2.log"; then
 		ok "$1's agent connected again after the power-on"
 	else
 		fail "$1's second agent did not connect: $(tail -3 "$T/agent-$1.2.log" 2>&1)"
+	fi
+	# On kafka the bus crossed the bridge: the relay that came back
+	# with the host carried its agent's connections to the brokers.
+	if [ "$BUS" = kafka ]; then
+		if grep -q "^ebb-relay: #[0-9]* connected$" \
+		    "$T/relay-$1.2.log" 2>/dev/null; then
+			ok "$1's relay came back and carried its agent's bus"
+		else
+			fail "$1's relay carried nothing after the power-on: $(tail -3 "$T/relay-$1.2.log" 2>&1)"
+		fi
 	fi
 	if grep -q "host $1: powering-on -> on (agent said hello)" \
 	    "$T/controller.log"; then
