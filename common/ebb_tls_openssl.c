@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,8 +236,13 @@ ossl_new(struct ebb_tls **out, struct ebb_tls_ctx *ctx, int fd,
 		if (is_ip(peer_name))
 			ok = X509_VERIFY_PARAM_set1_ip_asc(vp, peer_name);
 		else
+			/* SSL_set_tlsext_host_name() without the macro's
+			 * cast, which drops const (-Wcast-qual under clang);
+			 * OpenSSL copies the name. */
 			ok = SSL_set1_host(ssl, peer_name) == 1 &&
-			    SSL_set_tlsext_host_name(ssl, peer_name) == 1;
+			    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+			    TLSEXT_NAMETYPE_host_name,
+			    (void *)(uintptr_t)peer_name) == 1;
 		if (ok != 1) {
 			tls_fail(err, NULL, peer_name);
 			SSL_free(ssl);

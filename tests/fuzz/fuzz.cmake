@@ -63,7 +63,8 @@ function(ebb_fuzz_lib name)
   set(_src ${A_FILES})
   foreach(d ${A_DIRS})
     file(GLOB _s CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${d}/*.c)
-    list(FILTER _s EXCLUDE REGEX "_main\\.c$")
+    # Neither daemons' main()s nor modules (OpenSSL's TLS).
+    list(FILTER _s EXCLUDE REGEX "(_main|/ebb_tls_openssl)\\.c$")
     list(APPEND _src ${_s})
   endforeach()
   add_library(${name} STATIC EXCLUDE_FROM_ALL ${_src})
@@ -71,24 +72,30 @@ function(ebb_fuzz_lib name)
     ${CMAKE_SOURCE_DIR}/common ${CMAKE_SOURCE_DIR}/policy
     ${CMAKE_SOURCE_DIR}/power ${CMAKE_SOURCE_DIR}/metrics
     ${CMAKE_SOURCE_DIR}/sim ${CMAKE_SOURCE_DIR}/migrate
-    ${CMAKE_SOURCE_DIR}/agent ${CMAKE_SOURCE_DIR}/controller)
+    ${CMAKE_SOURCE_DIR}/agent ${CMAKE_SOURCE_DIR}/controller
+    ${CMAKE_SOURCE_DIR}/bus)
   target_compile_options(${name} PRIVATE ${EBB_FUZZ_CFLAGS}
     -fsanitize=fuzzer-no-link,${EBB_FUZZ_SAN})
   target_link_libraries(${name} PUBLIC ${A_LINK})
 endfunction()
 
-ebb_fuzz_lib(ebbfz_common DIRS common LINK PkgConfig::JANSSON m)
+ebb_fuzz_lib(ebbfz_common DIRS common LINK PkgConfig::JANSSON m
+  ${CMAKE_DL_LIBS})
 ebb_fuzz_lib(ebbfz_policy DIRS policy LINK ebbfz_common)
 ebb_fuzz_lib(ebbfz_sim DIRS sim LINK ebbfz_policy ebbfz_common)
 ebb_fuzz_lib(ebbfz_migrate DIRS migrate LINK ebbfz_common PkgConfig::CRYPTO)
 ebb_fuzz_lib(ebbfz_power DIRS power
   LINK ebbfz_policy ebbfz_common ebb::CPUPOWER ebb::SENSORS)
+# The bus's interface and configuration (its Kafka transport is a module).
+ebb_fuzz_lib(ebbfz_bus FILES ${CMAKE_SOURCE_DIR}/bus/ebb_bus.c
+  LINK ebbfz_common)
 # Only the configuration parsers of the daemons: the rest of them (their
 # loops, the journal, the web assets) is not what these targets reach.
 ebb_fuzz_lib(ebbfz_agent FILES ${CMAKE_SOURCE_DIR}/agent/agt_config.c
-  LINK ebbfz_power ebbfz_policy ebbfz_common)
+  LINK ebbfz_bus ebbfz_power ebbfz_policy ebbfz_common)
 ebb_fuzz_lib(ebbfz_controller FILES ${CMAKE_SOURCE_DIR}/controller/ctl_config.c
-  ${CMAKE_SOURCE_DIR}/controller/ctl_power.c LINK ebbfz_policy ebbfz_common)
+  ${CMAKE_SOURCE_DIR}/controller/ctl_power.c
+  LINK ebbfz_bus ebbfz_policy ebbfz_common)
 
 set(EBB_FUZZ_FZLIBS_policy ebbfz_policy)
 set(EBB_FUZZ_FZLIBS_wire ebbfz_common)
