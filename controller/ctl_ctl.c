@@ -1039,6 +1039,20 @@ build_fleet(struct ctl *c, struct pol_fleet *f)
 			pol_host_add(f, v->host, vi, false);
 		}
 	}
+	/*
+	 * A VM on its way is on its target too, incoming, as the simulator
+	 * models it (pol_fleet.h): counted there in full for planning, so
+	 * that a round during the copy does not give its room to others,
+	 * or wake a host for VMs the target will not have room for.
+	 */
+	for (int i = 0; i < c->npending; i++) {
+		const struct ctl_pending *p = &c->pending[i];
+
+		if (p->vm >= 0 && p->to >= 0 && f->vms[p->vm].host >= 0 &&
+		    f->vms[p->vm].host != p->to &&
+		    pol_host_find(&f->hosts[p->to], p->vm) < 0)
+			pol_host_add(f, p->to, p->vm, true);
+	}
 }
 
 /* Each VM's history gains this round's utilization, newest first. */
