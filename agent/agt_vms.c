@@ -286,10 +286,11 @@ agt_vms_json(const struct agt *a)
 
 	for (int i = 0; i < vs->n; i++) {
 		const struct agt_vm *v = &vs->vm[i];
-		json_t *vcpu = json_array(), *o;
+		json_t *vcpu, *o;
 
 		if (!v->seen)
 			continue;
+		vcpu = json_array();
 		for (int k = 0; k < v->info.nvcpu_ns; k++)
 			json_array_append_new(vcpu,
 			    json_real(v->vcpu_util[k]));
