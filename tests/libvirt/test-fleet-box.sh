@@ -273,5 +273,17 @@ else
 	grep '^  vm[0-9]*' "$T/box.out" >&2
 fi
 
+# ---- the daemons themselves ------------------------------------------------------------
+# Under the sanitizers a daemon that leaked or misbehaved says so in its log.
+san=$(grep -l "runtime error\|AddressSanitizer\|LeakSanitizer" \
+    "$T"/*.log 2>/dev/null)
+if [ -z "$san" ]; then
+	ok "no sanitizer report in the daemons' logs"
+else
+	for l in $san; do
+		fail "${l##*/}: $(grep -m 3 "runtime error\|Sanitizer\|#[0-4] " "$l")"
+	done
+fi
+
 [ "$FAILED" -eq 0 ] || exit 1
 echo "test-fleet-box: all checks passed"
