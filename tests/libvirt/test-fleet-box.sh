@@ -16,6 +16,11 @@
 #     CORRUPT, no FAULT, still beating at the end), no VM was lost or ran
 #     on two hosts at once;
 #   - the last line is the JSON summary, well-formed;
+#   - the controller's web page, in headless Chromium inside the box while
+#     it runs, shows every host and VM and a migration done, live (SSE);
+#     its screenshot is $EBB_BIN/web-fleet-box.png (when Chromium is
+#     installed);
+#   - the daemons' logs are free of sanitizer reports;
 #   - nothing of the box is left: no namespace, no QEMU, no libvirtd.
 #
 # QEMU before 9.0 loses guest writes in TCG live migrations now and then
@@ -118,6 +123,67 @@ known_faults() {
 	sed -n 's/^fleet-box: faults: \([0-9]*\), of which \([0-9]*\) look like QEMU.*/\1 \2/p' \
 	    "$T/box.out"
 }
+# The controller's page in headless Chromium while the box runs (issue 8:
+# the web view against the fleet in a box): inside the controller host's
+# namespace, until the page shows every host and VM and a migration done;
+# then a screenshot, $EBB_BIN/web-fleet-box.png.  Skipped without Chromium.
+WEB=
+WEB_RESULT=
+WEB_SHOT="$EBB_BIN/web-fleet-box.png"
+# shellcheck source=../web/cdp.sh
+. "$EBB_SRC/tests/web/cdp.sh"
+if cdp_find; then
+	WEB=1
+else
+	echo "note: no chromium: the page is not checked"
+fi
+web_watch() {
+	_w=$(mktemp -d "${TMPDIR:-/tmp}/ebb-fbweb.XXXXXX") || return 0
+	cdp_box "$T" "${FLEET_HOSTS:-2}"
+	if ! cdp_box_wait "$BOX" 120; then
+		WEB_RESULT="the controller's page never listened"
+	elif ! cdp_netns "$BOX_NS" "$_w" || ! cdp_start "$_w" 1280 1000 ||
+	    ! cdp_open "$BOX_URL"; then
+		WEB_RESULT="chromium did not open $BOX_URL: $(tail -n 3 \
+		    "$_w/chromium.log" 2>/dev/null)"
+	else
+		cat > "$_w/wait.js" <<EOF
+new Promise((resolve) => {
+	const t0 = Date.now();
+	const tick = () => {
+		const hosts = document.querySelectorAll('article.host').length;
+		const vms = document.querySelectorAll('article.host ul.vms li').length;
+		const mig = document.querySelector(
+		    'li[data-kind=migrate][data-outcome=done]');
+		const s = 'hosts=' + hosts + ' vms=' + vms + ' migration=' +
+		    (mig ? mig.dataset.subject + ':' +
+		    mig.querySelector('.reason').textContent : 'none') +
+		    ' live=' + document.body.dataset.live;
+		const done = hosts === ${FLEET_HOSTS:-2} &&
+		    vms === ${FLEET_HOSTS:-2} * ${FLEET_VMS_PER_HOST:-2} && mig;
+		if (done || Date.now() - t0 > 100000) {
+			if (mig)
+				mig.querySelector('button').click();
+			setTimeout(() => resolve((done ? 'READY ' : 'TIMEOUT ') + s), 300);
+		} else {
+			setTimeout(tick, 250);
+		}
+	};
+	tick();
+})
+EOF
+		if cdp_js "$_w/wait.js" 110; then
+			WEB_RESULT=$(cat "$_w/js.out")
+			cdp_screenshot "$WEB_SHOT" ||
+				WEB_RESULT="$WEB_RESULT; no screenshot"
+		else
+			WEB_RESULT="the page could not be read"
+		fi
+	fi
+	cdp_stop
+	rm -rf "$_w"
+}
+
 attempt=0
 while :; do
 	attempt=$((attempt + 1))
@@ -130,6 +196,7 @@ while :; do
 	    sh "$EBB_SRC/examples/fleet-box.sh" "$EBB_BIN" >"$T/box.out" \
 	    2>"$T/box.err" &
 	BOX=$!
+	[ -n "$WEB" ] && [ -z "$WEB_RESULT" ] && web_watch
 	wait "$BOX"
 	rc=$?
 	BOX=
@@ -271,6 +338,15 @@ elif [ -z "${EBB_LV_STRICT:-}" ] && [ -n "$kf" ] &&
 else
 	fail "heartbeats: $(field corrupt) faults"
 	grep '^  vm[0-9]*' "$T/box.out" >&2
+fi
+
+# ---- the page -------------------------------------------------------------------------
+if [ -n "$WEB" ]; then
+	case $WEB_RESULT in
+	"READY "*"; no screenshot") fail "the page: $WEB_RESULT" ;;
+	"READY "*) ok "the page in Chromium: ${WEB_RESULT#READY } ($WEB_SHOT)" ;;
+	*) fail "the page: $WEB_RESULT" ;;
+	esac
 fi
 
 # ---- the daemons themselves ------------------------------------------------------------

@@ -1,5 +1,6 @@
 # cdp.sh - headless Chromium driven over its DevTools pipe from POSIX sh;
-# sourced (". cdp.sh") by test-web-chromium.sh and demo-web.sh.
+# sourced (". cdp.sh") by test-web-chromium.sh, demo-web.sh and
+# tests/libvirt/test-fleet-box.sh.
 #
 # --remote-debugging-pipe makes Chromium read DevTools commands from fd 3
 # and write answers and events to fd 4, each a JSON object ended by a NUL.
@@ -10,6 +11,10 @@
 # quiet, and an open EventSource never does.)
 #
 #   cdp_find || skip          sets CHROMIUM (or takes $EBB_CHROMIUM)
+#   cdp_netns NS DIR          later Chromiums run in network namespace NS
+#                             (a wrapper script written in DIR)
+#   cdp_box DIR K             BOX_NS and BOX_URL of a fleet box's page
+#   cdp_box_wait PID S        until that page's server listens
 #   cdp_start DIR W H         Chromium on about:blank, a W x H page
 #   cdp_open URL              navigates the page
 #   cdp METHOD PARAMS [S]     one command; its answer in $CDP_DIR/cdp.resp
@@ -38,6 +43,35 @@ cdp_find() {
 		done
 	fi
 	[ -n "$CHROMIUM" ] && [ -x "$CHROMIUM" ]
+}
+
+# cdp_netns NS DIR: Chromium in namespace NS, where a fleet in a box's
+# controller serves its page on an address of the box's own network.
+cdp_netns() {
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$1" "$CHROMIUM" \
+	    > "$2/chromium-in-$1" && chmod +x "$2/chromium-in-$1" &&
+	    CHROMIUM="$2/chromium-in-$1"
+}
+
+# cdp_box DIR K: where the page of a fleet in a box (examples/fleet-box.sh)
+# working in folder DIR with K hosts will be: BOX_NS, its controller host's
+# namespace (lib-hosts.sh names them after the folder), and BOX_URL.
+cdp_box() {
+	BOX_NS="ebblv$(printf '%s' "${1##*/}" | tr -cd 'a-zA-Z0-9' |
+	    tail -c 6)h$(($2 + 1))"
+	BOX_URL="http://${LH_NET:-10.77.0}.$(($2 + 1)):7401/"
+}
+
+# cdp_box_wait PID SECONDS: until the box's controller listens; 1 if the
+# box (PID) ended or the time ran out first.
+cdp_box_wait() {
+	_cdp_end=$(( $(_cdp_now_cs) + $2 * 100 ))
+	until ip netns list 2>/dev/null | grep -q "^$BOX_NS" &&
+	    ip netns exec "$BOX_NS" ss -ltn 2>/dev/null | grep -q ':7401 '; do
+		kill -0 "$1" 2>/dev/null || return 1
+		[ "$(_cdp_now_cs)" -lt "$_cdp_end" ] || return 1
+		sleep 0.2
+	done
 }
 
 # cdp METHOD PARAMS [SECONDS]: to the page's session once there is one.

@@ -34,36 +34,17 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 trap '' PIPE
 
-# fleet-box's hosts are named after its folder (lib-hosts.sh: LH_TAG);
-# its controller host is h(K+1), on the box's network, at port 7401.
 BOXDIR="$T/box${T##*.}"
 mkdir "$BOXDIR" || exit 1
-TAG=$(printf '%s' "${BOXDIR##*/}" | tr -cd 'a-zA-Z0-9' | tail -c 6)
-K=${FLEET_HOSTS:-4}
-NS="ebblv${TAG}h$((K + 1))"
-URL="http://${LH_NET:-10.77.0}.$((K + 1)):7401/"
+cdp_box "$BOXDIR" "${FLEET_HOSTS:-4}"
 LH_TMP="$BOXDIR" sh "$SRC/examples/fleet-box.sh" "$BIN" > "$T/box.out" 2>&1 &
 BOX=$!
-
-ns_up() {
-	ip netns list | grep -q "^$NS" &&
-	    ip netns exec "$NS" ss -ltn 2>/dev/null | grep -q ":7401 "
-}
-i=0
-until ns_up; do
-	i=$((i + 1))
-	[ "$i" -lt 600 ] && kill -0 "$BOX" 2>/dev/null ||
-		{ echo "demo-web: the box's controller never listened" >&2;
-		  tail -5 "$T/box.out" >&2; exit 1; }
-	sleep 0.2
-done
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$CHROMIUM" \
-    > "$T/chromium"
-chmod +x "$T/chromium"
-CHROMIUM="$T/chromium"
+cdp_box_wait "$BOX" 120 || { echo "demo-web: the box's controller never" \
+    "listened" >&2; tail -5 "$T/box.out" >&2; exit 1; }
+cdp_netns "$BOX_NS" "$T" || exit 1
 cdp_start "$T" 1280 1000 || exit 1
-cdp_open "$URL" || exit 1
-echo "demo-web: page open on $URL in $NS; saving in $AT s"
+cdp_open "$BOX_URL" || exit 1
+echo "demo-web: page open on $BOX_URL in $BOX_NS; saving in $AT s"
 sleep "$AT"
 
 cat > "$T/open.js" <<'EOF'
