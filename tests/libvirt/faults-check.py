@@ -3,7 +3,8 @@
 
   faults-check.py state URL
       the controller's picture from its API, one line each:
-      "host NAME STATE CONNECTED NVMS" and "vm ID HOST MIGRATING".
+      "host NAME STATE CONNECTED NVMS BUSY" and "vm ID HOST MIGRATING CPU"
+      (BUSY and CPU as fractions, for the logs).
   faults-check.py hb PREV_LAST FILE...
       one VM's heartbeat over its serial logs (any order, one visit per
       file or several): one JSON line {first, last, beats, gaps,
@@ -49,12 +50,14 @@ def cmd_state(url):
         with urllib.request.urlopen(url + path, timeout=5) as r:
             return json.load(r)
     for h in get("/api/hosts"):
-        print("host %s %s %d %d" % (h["name"], h["state"],
-                                    1 if h.get("connected") else 0,
-                                    h.get("vms", 0)))
+        print("host %s %s %d %d %.3f" % (h["name"], h["state"],
+                                         1 if h.get("connected") else 0,
+                                         h.get("vms", 0),
+                                         h.get("busy") or 0))
     for v in get("/api/vms"):
-        print("vm %s %s %d" % (v["id"], v.get("host") or "-",
-                               1 if v.get("migrating") else 0))
+        print("vm %s %s %d %.3f" % (v["id"], v.get("host") or "-",
+                                    1 if v.get("migrating") else 0,
+                                    v.get("cpu") or 0))
     return 0
 
 
