@@ -101,18 +101,28 @@ fx_ebb() {
 	    --controller "$(fx_api_url)" "$@"
 }
 
-# fx_api METHOD PATH [BODY_FILE]: the API with the token; body on stdout.
+# fx_api POST|PUT PATH [BODY_FILE]: the API with the token; its answer on
+# stdout, 1 on an HTTP error.  Always with a body, if only an empty one:
+# the API answers 411 to a POST without Content-Length, which curl leaves
+# out when given no data (and the clear of a failed host never happened).
 fx_api() {
-	if [ $# -ge 3 ]; then
-		host_exec $FX_CTL curl -sS -m 5 -X "$1" \
-		    -H "Authorization: Bearer $(cat "$T/token")" \
-		    -H 'Content-Type: application/json' \
-		    --data-binary "@$3" "$(fx_api_url)$2"
-	else
-		host_exec $FX_CTL curl -sS -m 5 -X "$1" \
-		    -H "Authorization: Bearer $(cat "$T/token")" \
-		    "$(fx_api_url)$2"
-	fi
+	host_exec $FX_CTL curl -sS -m 5 --fail-with-body -X "$1" \
+	    -H "Authorization: Bearer $(cat "$T/token")" \
+	    -H 'Content-Type: application/json' \
+	    --data-binary "@${3:-/dev/null}" "$(fx_api_url)$2"
+}
+
+# fx_clear K: the operator clears failed host hK; it must then be
+# failed no more (unknown until its agent says hello).
+fx_clear() {
+	fx_api POST "/api/hosts/h$1/clear" >"$T/clear.out" 2>&1 || {
+		fx_say "clear h$1: $(cat "$T/clear.out")"
+		return 1
+	}
+	fx_state && [ "$(fx_host_state "$1")" != failed ] || {
+		fx_say "h$1 is still $(fx_host_state "$1") after clear"
+		return 1
+	}
 }
 
 # fx_state: the controller's picture into $T/state.txt (0 if it answered).
@@ -399,7 +409,7 @@ fx_prepare() {
 		fx_p=$(fx_agent_pid $k)
 		[ -n "$fx_p" ] && kill -CONT "$fx_p" 2>/dev/null
 		case $(fx_host_state $k) in
-		failed) fx_api POST "/api/hosts/h$k/clear" >/dev/null ;;
+		failed) fx_clear $k || return 1 ;;
 		esac
 		if [ ! -S "$(host_dir $k)/run/libvirt-sock" ] ||
 		    ! host_virsh $k version >/dev/null 2>&1; then
@@ -773,7 +783,7 @@ fx_scn_d() {
 	[ "$(fx_host_state "$failed")" = failed ] ||
 	    { fx_say "d: h$failed is $(fx_host_state "$failed")"; fx_d_bad=1; }
 	fx_policy quiet
-	fx_api POST "/api/hosts/h$failed/clear" >/dev/null
+	fx_clear "$failed" || fx_d_bad=1
 	fx_settle 60 || fx_d_bad=1
 	return $fx_d_bad
 }
