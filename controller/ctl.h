@@ -45,6 +45,9 @@ struct ctl_host {
 	double		state_since;	/* monotonic s */
 	double		boot_deadline;	/* powering-on: monotonic s */
 	double		power_cooldown;	/* no power cycle before (monotonic) */
+	bool		power_held;	/* it failed to come back once: never
+					   switched off again until an
+					   operator clears it */
 	pid_t		power_pid;	/* a running power command, or 0 */
 	double		power_started;	/* ... since (monotonic s) */
 	bool		power_on;	/* ... switching on (else off) */

@@ -10,7 +10,8 @@
  *   GET  /api/policy                     the policy in force
  *   PUT  /api/policy                     replace it (validated)       [token]
  *   POST /api/hosts/NAME/maintenance     {"on": true|false}           [token]
- *   POST /api/hosts/NAME/clear           a failed host -> unknown     [token]
+ *   POST /api/hosts/NAME/clear           a failed host -> unknown, or  [token]
+ *                                        a held one may power off again
  *   POST /api/migrate                    {"vm": ID, "to": HOST}       [token]
  *   GET  /api/bus                        kafka: the bus and the lease
  *   GET  /metrics                        Prometheus text
@@ -132,20 +133,27 @@ api_host_post(struct ctl *c, const struct ebb_http_req *rq,
 		    POL_HOST_ON : POL_HOST_UNKNOWN;
 		ctl_jnl_outcome(c, d, "done");
 	} else if (strcmp(rq->seg[3], "clear") == 0) {
-		if (h->state != POL_HOST_FAILED) {
+		/* A failed host, or one that came back after failing and is
+		 * held from power-off since. */
+		if (h->state != POL_HOST_FAILED && !h->power_held) {
 			ebb_http_resp_error(rs, 409, "%s is %s, not failed",
 			    h->conf.name, pol_host_state_name(h->state));
 			return;
 		}
 		d = ctl_jnl_decide(c, "clear", h->conf.name, h->conf.name,
-		    NULL, NULL, "operator cleared a failed host");
+		    NULL, NULL, h->state == POL_HOST_FAILED ?
+		    "operator cleared a failed host" : "operator cleared a "
+		    "host that had failed: it may be switched off again");
 		if (d < 0) {
 			ebb_http_resp_error(rs, 503, "the journal refused it");
 			return;
 		}
-		ctl_jnl_state(c, "host", h->conf.name, "failed", "unknown",
-		    "operator cleared it", d);
-		h->state = POL_HOST_UNKNOWN;
+		if (h->state == POL_HOST_FAILED) {
+			ctl_jnl_state(c, "host", h->conf.name, "failed",
+			    "unknown", "operator cleared it", d);
+			h->state = POL_HOST_UNKNOWN;
+		}
+		h->power_held = false;
 		ctl_jnl_outcome(c, d, "done");
 	} else {
 		ebb_http_resp_error(rs, 404, "no such action");

@@ -66,6 +66,8 @@ set_state(struct ctl *c, int hi, enum pol_host_state to, const char *why,
 	    pol_host_state_name(h->state), pol_host_state_name(to), why);
 	h->state = to;
 	h->state_since = ebb_monoclock();
+	if (to == POL_HOST_FAILED)
+		h->power_held = true;
 }
 
 static int
@@ -281,6 +283,8 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 	/*
 	 * An agent saying hello is a host that runs, whatever the controller
 	 * believed: coming back from off or unknown, or failed and fixed.
+	 * One that failed is used again but keeps power_held: its power
+	 * path failed once, and only an operator may let it cycle again.
 	 */
 	set_state(c, hi, POL_HOST_ON, "agent said hello", 0);
 }
@@ -1324,6 +1328,13 @@ act(struct ctl *c, const struct pol_plan *pl)
 				    "empty, but in its power-cycle cooldown");
 				continue;
 			}
+			if (h->power_held) {
+				snprintf(h->why.text, sizeof(h->why.text),
+				    "empty, but it once failed to come back "
+				    "after power-on: not switched off until an "
+				    "operator clears it");
+				continue;
+			}
 			if (h->conf.power.kind == CTL_POWER_NONE) {
 				snprintf(h->why.text, sizeof(h->why.text),
 				    "empty, but it has no power driver");
@@ -1499,6 +1510,8 @@ ctl_hosts_json(const struct ctl *c)
 		    "power_driver", ctl_power_kind_name(h->conf.power.kind),
 		    "watts", h->state == POL_HOST_ON ?
 		    pol_power_at(&h->conf.power_w, h->busy) : 0.0);
+		if (h->power_held)
+			json_object_set_new(o, "power_held", json_true());
 		/* Messages its agent's bus dropped (kafka only). */
 		if (c->bus != NULL)
 			json_object_set_new(o, "dropped",

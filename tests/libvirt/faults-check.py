@@ -50,10 +50,11 @@ def cmd_state(url):
         with urllib.request.urlopen(url + path, timeout=5) as r:
             return json.load(r)
     for h in get("/api/hosts"):
-        print("host %s %s %d %d %.3f" % (h["name"], h["state"],
-                                         1 if h.get("connected") else 0,
-                                         h.get("vms", 0),
-                                         h.get("busy") or 0))
+        print("host %s %s %d %d %.3f %d" % (h["name"], h["state"],
+                                            1 if h.get("connected") else 0,
+                                            h.get("vms", 0),
+                                            h.get("busy") or 0,
+                                            1 if h.get("power_held") else 0))
     for v in get("/api/vms"):
         print("vm %s %s %d %.3f" % (v["id"], v.get("host") or "-",
                                     1 if v.get("migrating") else 0,

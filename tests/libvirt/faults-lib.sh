@@ -408,9 +408,13 @@ fx_prepare() {
 		ip -n "$(host_ns $k)" link set eth0 up 2>/dev/null
 		fx_p=$(fx_agent_pid $k)
 		[ -n "$fx_p" ] && kill -CONT "$fx_p" 2>/dev/null
-		case $(fx_host_state $k) in
-		failed) fx_clear $k || return 1 ;;
-		esac
+		# Failed, or back after failing and held from power-off
+		# (the controller's power_held) until an operator clears it.
+		if [ "$(fx_host_state $k)" = failed ] || awk -v h="h$k" \
+		    '$1 == "host" && $2 == h && $7 == 1 { f = 1 }
+		    END { exit !f }' "$T/state.txt"; then
+			fx_clear $k || return 1
+		fi
 		if [ ! -S "$(host_dir $k)/run/libvirt-sock" ] ||
 		    ! host_virsh $k version >/dev/null 2>&1; then
 			fx_say "prepare: powering h$k on"

@@ -23,6 +23,8 @@
  *    decision "failed: no hello within the boot timeout"; clearing needs
  *    the token, a cleared host is "unknown", clearing a host that is not
  *    failed is 409, and B's hello makes it "on";
+ *  - a failed host back without a clear: "on", held from power-off
+ *    (power_held) until a clear, then switched off;
  *  - a restart while B is powering-on: B stays powering-on, is not
  *    switched on twice, and its hello ends the power-on decision "done"
  *    (FAILS today: the decision stays "pending", see the test);
@@ -758,6 +760,58 @@ test_power_on_boot_timeout(void **state)
 }
 
 /*
+ * A failed host whose agent says hello without an operator's clear is used
+ * again ("on") but held from power-off: empty, it is not switched off,
+ * /api/hosts says power_held; a clear releases it, and it is switched off.
+ */
+static void
+test_power_held_after_failure(void **state)
+{
+	struct fx *f = *state;
+	struct agent a, b;
+	char power_log[128];
+	json_t *j, *h;
+	size_t i;
+	int st;
+
+	start_ctl(f, 2);
+	to_powering_on(f, &a, power_log, sizeof(power_log));
+	WAIT_FOR(f, 10, state_is(f, "B", "failed"), "B is %s, not failed after "
+	    "the boot timeout", host_state(f, "B"));
+	/* A quiet again, then B comes back on its own. */
+	agent_report(&a, 0, 0);
+	agent_connect(f, &b, "B");
+	agent_report(&b, 0, 0);
+	WAIT_FOR(f, 5, state_is(f, "B", "on"), "B is %s after hello",
+	    host_state(f, "B"));
+	usleep(1500000);
+	agent_report(&b, 0, 0);
+	assert_true(state_is(f, "B", "on"));
+	assert_int_equal(count_lines(power_log, "off"), 1);
+	j = api(f, "GET", "/api/hosts", NULL, false, &st);
+	assert_int_equal(st, 200);
+	json_array_foreach(j, i, h)
+		if (strcmp(json_string_value(json_object_get(h, "name")),
+		    "B") == 0)
+			assert_true(json_is_true(json_object_get(h,
+			    "power_held")));
+	json_decref(j);
+
+	j = api(f, "POST", "/api/hosts/B/clear", "", true, &st);
+	assert_int_equal(st, 200);
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+	    "on");
+	assert_null(json_object_get(j, "power_held"));
+	json_decref(j);
+	agent_report(&b, 0, 0);
+	WAIT_FOR(f, 10, count_lines(power_log, "off") == 2, "B was not "
+	    "switched off once cleared (state %s)", host_state(f, "B"));
+	agent_close(&a);
+	agent_close(&b);
+	stop_ctl(f);
+}
+
+/*
  * The controller stops while B is powering-on, and starts again on the
  * same journal: B is still powering-on (not switched on a second time),
  * and when B says hello the power-on decision ends "done".  FAILS today:
@@ -850,6 +904,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_power_on_then_hello,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_on_boot_timeout,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_held_after_failure,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_on_across_restart,
 		    setup, teardown),
