@@ -277,3 +277,23 @@ api_up() {
 
 printf 'ebb-test-token-0123456789abcdef\n' > "$T/token"
 chmod 600 "$T/token"
+
+# h2_h3_up: the controller ($T/ctl.json, API at $URL) and the agents of h2
+# and h3 ($T/h2.json, $T/h3.json) started; returns once both hosts are on
+# with their one VM and the controller holds the lease.
+h2_h3_up() {
+	start ctl "$CTL" -c "$T/ctl.json"
+	wait_until 10 api_up "$URL" || die "the controller's API is not up"
+	start h2 "$AGT" -c "$T/h2.json"
+	start h3 "$AGT" -c "$T/h3.json"
+	wait_until 20 _h2_h3_on ||
+		die "h2, h3 not on: $("$EBB" hosts --controller "$URL" 2>&1)"
+	wait_until 15 grep -q "this controller acts" "$T/ctl.log" ||
+		die "the controller never took the lease"
+}
+
+_h2_h3_on() {
+	state_is "$URL" h2 on && state_is "$URL" h3 on &&
+	    [ "$(host_get "$URL" h2 vms)" = 1 ] &&
+	    [ "$(host_get "$URL" h3 vms)" = 1 ]
+}

@@ -49,18 +49,7 @@ for h in h2 h3; do
 	    \"group\": \"$RUN\", \"properties\": { $(kafka_props) } }"
 done
 
-start ctl "$CTL" -c "$T/ctl.json"
-wait_until 10 api_up "$URL" || die "the controller's API is not up"
-start h2 "$AGT" -c "$T/h2.json"
-start h3 "$AGT" -c "$T/h3.json"
-both_on() {
-	state_is "$URL" h2 on && state_is "$URL" h3 on &&
-	    [ "$(host_get "$URL" h2 vms)" = 1 ] &&
-	    [ "$(host_get "$URL" h3 vms)" = 1 ]
-}
-wait_until 20 both_on || die "h2, h3 not on: $("$EBB" hosts --controller "$URL" 2>&1)"
-wait_until 15 grep -q "this controller acts" "$T/ctl.log" ||
-	die "the controller never took the lease"
+h2_h3_up
 ok "fleet up; the controller acts"
 
 H2=$(cat "$T/h2.pid")
