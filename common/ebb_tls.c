@@ -25,9 +25,10 @@ int
 ebb_tls_conf_parse(struct ebb_jconf *x, json_t *s, bool client,
     struct ebb_tls_conf *out)
 {
-	static const char *const ckeys[] = { "ca", "cert", "key",
+	static const char *const ckeys[] = { "ca", "cert", "key", "crl",
 		"server_name", NULL };
-	static const char *const skeys[] = { "ca", "cert", "key", NULL };
+	static const char *const skeys[] = { "ca", "cert", "key", "crl",
+		NULL };
 	struct ebb_tls_conf c;
 	int rc;
 
@@ -39,6 +40,8 @@ ebb_tls_conf_parse(struct ebb_jconf *x, json_t *s, bool client,
 	    sizeof(c.cert), false)) != 0 ||
 	    (rc = ebb_jconf_string(x, s, "key", "tls.key", c.key,
 	    sizeof(c.key), false)) != 0 ||
+	    (rc = ebb_jconf_string(x, s, "crl", "tls.crl", c.crl,
+	    sizeof(c.crl), false)) != 0 ||
 	    (rc = ebb_jconf_string(x, s, "server_name", "tls.server_name",
 	    c.server_name, sizeof(c.server_name), false)) != 0)
 		return rc;

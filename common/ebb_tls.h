@@ -34,14 +34,17 @@ struct ebb_tls_conf {
 					   "" = no TLS configured */
 	char	cert[PATH_MAX];		/* our certificate (chain), PEM */
 	char	key[PATH_MAX];		/* its private key, PEM */
+	char	crl[PATH_MAX];		/* revocation lists, PEM, one from
+					   each CA in `ca`; "" = none.  Read
+					   again when the file changes. */
 	char	server_name[EBB_HOST_MAX + 1];	/* client only: the name the
 					   server's certificate must carry;
 					   "" = the host part of the address */
 };
 
 /*
- * Reads a "tls" section (ca, cert and key, all required; server_name too
- * when client).  Files are only named here; ebb_tls_ctx_new() opens them.
+ * Reads a "tls" section (ca, cert and key, all required; crl optional;
+ * server_name too when client).  Files are only named here; ebb_tls_ctx_new() opens them.
  * 0, or -EINVAL with x's error filled and the conf untouched.
  */
 int	ebb_tls_conf_parse(struct ebb_jconf *x, json_t *section, bool client,
@@ -65,7 +68,17 @@ struct ebb_tls;
 /*
  * Loads the CA, certificate and key (checked to match) for one role:
  * TLS 1.3 only, peer verification against that CA alone, no session
- * tickets.  0 or -errno with err naming the file and OpenSSL's reason.
+ * tickets.  With a CRL file, a peer whose certificate it lists is refused
+ * at the handshake; the file must hold one current list, signed, from
+ * each CA of the CA file.  0 or -errno with err naming the file and the
+ * reason.
+ *
+ * The CRL file is looked at again (at most once a second, by the
+ * sessions' calls) and read again when it has changed: new handshakes
+ * use the new lists, and a session whose peer they revoke fails its next
+ * read or write with -EACCES.  A new file that cannot be used (torn,
+ * expired, from another CA) is refused with a warning and the lists in
+ * force stay.
  */
 int	ebb_tls_ctx_new(struct ebb_tls_ctx **, enum ebb_tls_role,
 	    const struct ebb_tls_conf *, struct ebb_err *);

@@ -16,12 +16,15 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -29,15 +32,31 @@
 #include "ebb_tls.h"
 #include "ebb_tls_ops.h"
 
+/* How often a session's call looks whether the CRL file has changed. */
+#define CRL_CHECK_MS	1000
+
 struct ebb_tls_ctx {
 	SSL_CTX			*ssl;
 	enum ebb_tls_role	 role;
+	char			 ca[PATH_MAX];
+	char			 crl[PATH_MAX];	/* "" = no revocation lists */
+	STACK_OF(X509_CRL)	*crls;		/* the lists in force */
+	struct stat		 crl_st;	/* the file last read (or
+						   refused): changed when
+						   this differs */
+	uint64_t		 gen;		/* +1 at each new set of lists */
+	int64_t			 crl_checked;	/* ms, monotonic */
 };
 
 struct ebb_tls {
-	SSL	*ssl;
-	bool	 want_write;	/* the last call waits for POLLOUT */
-	bool	 broken;	/* a fatal error: send no close_notify */
+	SSL			*ssl;
+	struct ebb_tls_ctx	*ctx;
+	uint64_t		 gen;		/* the lists the peer was last
+						   checked against */
+	bool			 want_write;	/* the last call waits for
+						   POLLOUT */
+	bool			 broken;	/* a fatal error: send no
+						   close_notify */
 };
 
 /* ---- errors --------------------------------------------------------------- */
@@ -96,6 +115,278 @@ tls_result(struct ebb_tls *t, int r, const char *what, struct ebb_err *err)
 	}
 }
 
+/* ---- trust: the CA and the revocation lists ---------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void
+name_text(const X509_NAME *n, char *buf, size_t size)
+{
+	if (X509_NAME_oneline(n, buf, (int)size) == NULL)
+		snprintf(buf, size, "?");
+}
+
+/*
+ * Reads every CRL of the open file f (PEM).  A file that holds none, or
+ * ends in a torn or foreign block, is refused: a list half written must
+ * not pass for a short one.
+ */
+static int
+crl_read(FILE *f, const char *path, STACK_OF(X509_CRL) **out,
+    struct ebb_err *err)
+{
+	STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
+	X509_CRL *crl;
+	unsigned long e;
+
+	if (sk == NULL) {
+		ebb_err_set(err, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	ERR_clear_error();
+	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL)
+		sk_X509_CRL_push(sk, crl);
+	e = ERR_peek_last_error();
+	if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+		ERR_clear_error();	/* the end of the file */
+	if (ERR_peek_error() != 0 || sk_X509_CRL_num(sk) == 0) {
+		if (ERR_peek_error() != 0)
+			tls_fail(err, NULL, path);
+		else
+			ebb_err_set(err, "%s: no CRL in it (PEM \"X509 "
+			    "CRL\" blocks; scripts/ebb-ca crl makes one)",
+			    path);
+		sk_X509_CRL_pop_free(sk, X509_CRL_free);
+		return -EINVAL;
+	}
+	*out = sk;
+	return 0;
+}
+
+/*
+ * Holds the lists of sk against the CAs of store: each list signed by
+ * one of them and current, each CA with a list (OpenSSL would otherwise
+ * refuse that CA's certificates as "unable to get certificate CRL").
+ */
+static int
+crl_match(X509_STORE *store, STACK_OF(X509_CRL) *sk, const char *path,
+    const char *ca, struct ebb_err *err)
+{
+	STACK_OF(X509) *cas = X509_STORE_get1_all_certs(store);
+	char name[256];
+	int rc = 0, i, j;
+
+	for (i = 0; rc == 0 && i < sk_X509_CRL_num(sk); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(sk, i);
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+		bool signer = false;
+
+		for (j = 0; !signer && j < sk_X509_num(cas); j++) {
+			X509 *x = sk_X509_value(cas, j);
+
+			signer = X509_NAME_cmp(X509_CRL_get_issuer(crl),
+			    X509_get_subject_name(x)) == 0 &&
+			    X509_CRL_verify(crl, X509_get0_pubkey(x)) == 1;
+		}
+		name_text(X509_CRL_get_issuer(crl), name, sizeof(name));
+		if (!signer) {
+			ebb_err_set(err, "%s: the list from \"%s\" is not "
+			    "signed by a CA of %s", path, name, ca);
+			rc = -EINVAL;
+		} else if (next != NULL && X509_cmp_current_time(next) < 0) {
+			ebb_err_set(err, "%s: the list from \"%s\" has "
+			    "expired (next update was due); every certificate "
+			    "of that CA would be refused: write a fresh one "
+			    "(scripts/ebb-ca crl)", path, name);
+			rc = -EINVAL;
+		}
+	}
+	for (j = 0; rc == 0 && j < sk_X509_num(cas); j++) {
+		X509 *x = sk_X509_value(cas, j);
+		bool listed = false;
+
+		for (i = 0; !listed && i < sk_X509_CRL_num(sk); i++)
+			listed = X509_NAME_cmp(X509_CRL_get_issuer(
+			    sk_X509_CRL_value(sk, i)),
+			    X509_get_subject_name(x)) == 0;
+		if (!listed) {
+			name_text(X509_get_subject_name(x), name,
+			    sizeof(name));
+			ebb_err_set(err, "%s: no list from \"%s\" (a CA of "
+			    "%s): with tls.crl, each CA needs one", path,
+			    name, ca);
+			rc = -EINVAL;
+		}
+	}
+	sk_X509_pop_free(cas, X509_free);
+	ERR_clear_error();
+	return rc;
+}
+
+/*
+ * A trust store with the CA file and, when configured, the revocation
+ * lists, checked for the peer's certificate (its CA is the root: the
+ * chain is one link).  On success *storep, *crlsp (NULL without a CRL
+ * file) and *st (the CRL file's) are the caller's.
+ */
+static int
+trust_load(const struct ebb_tls_ctx *t, X509_STORE **storep,
+    STACK_OF(X509_CRL) **crlsp, struct stat *st, struct ebb_err *err)
+{
+	X509_STORE *store;
+	STACK_OF(X509_CRL) *sk = NULL;
+	FILE *f;
+	int rc, i;
+
+	*storep = NULL;
+	*crlsp = NULL;
+	ERR_clear_error();
+	if ((store = X509_STORE_new()) == NULL ||
+	    X509_STORE_load_file(store, t->ca) != 1) {
+		tls_fail(err, NULL, t->ca);
+		X509_STORE_free(store);
+		return -EINVAL;
+	}
+	if (t->crl[0] == '\0') {
+		*storep = store;
+		return 0;
+	}
+	/* One open file: what was read is what fstat() describes. */
+	if ((f = fopen(t->crl, "r")) == NULL || fstat(fileno(f), st) != 0) {
+		rc = -errno;
+		ebb_err_set(err, "%s: %s", t->crl, strerror(errno));
+		if (f != NULL)
+			fclose(f);
+		X509_STORE_free(store);
+		return rc;
+	}
+	rc = crl_read(f, t->crl, &sk, err);
+	fclose(f);
+	if (rc == 0)
+		rc = crl_match(store, sk, t->crl, t->ca, err);
+	for (i = 0; rc == 0 && i < sk_X509_CRL_num(sk); i++)
+		if (X509_STORE_add_crl(store, sk_X509_CRL_value(sk, i)) != 1) {
+			tls_fail(err, NULL, t->crl);
+			rc = -EINVAL;
+		}
+	if (rc != 0) {
+		sk_X509_CRL_pop_free(sk, X509_CRL_free);
+		X509_STORE_free(store);
+		return rc;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	*storep = store;
+	*crlsp = sk;
+	return 0;
+}
+
+static int
+revoked_count(STACK_OF(X509_CRL) *sk)
+{
+	int n = 0;
+
+	for (int i = 0; i < sk_X509_CRL_num(sk); i++)
+		n += sk_X509_REVOKED_num(X509_CRL_get_REVOKED(
+		    sk_X509_CRL_value(sk, i)));
+	return n;
+}
+
+/*
+ * Reads the CRL file again if it changed since it was last read, at most
+ * once every CRL_CHECK_MS.  New lists replace the store the context's
+ * handshakes verify with; a file that fails is warned of once and the
+ * lists in force stay.
+ */
+static void
+crl_refresh(struct ebb_tls_ctx *t)
+{
+	X509_STORE *store;
+	STACK_OF(X509_CRL) *sk;
+	struct ebb_err err;
+	struct stat st;
+	int64_t now;
+
+	if (t->crl[0] == '\0' ||
+	    (now = now_ms()) - t->crl_checked < CRL_CHECK_MS)
+		return;
+	t->crl_checked = now;
+	if (stat(t->crl, &st) != 0) {
+		if (t->crl_st.st_ino != 0)
+			ebb_warn("tls: %s: %s; the revocation lists read "
+			    "before stay in force", t->crl, strerror(errno));
+		memset(&t->crl_st, 0, sizeof(t->crl_st));
+		return;
+	}
+	if (same_file(&st, &t->crl_st))
+		return;
+	if (trust_load(t, &store, &sk, &st, &err) != 0) {
+		ebb_warn("tls: %s changed but cannot be used, the revocation "
+		    "lists read before stay in force: %s", t->crl, err.msg);
+		t->crl_st = st;		/* not again until it changes */
+		return;
+	}
+	SSL_CTX_set_cert_store(t->ssl, store);	/* frees the old one */
+	sk_X509_CRL_pop_free(t->crls, X509_CRL_free);
+	t->crls = sk;
+	t->crl_st = st;
+	t->gen++;
+	ebb_info("tls: %s read again: %d revoked certificate(s)", t->crl,
+	    revoked_count(sk));
+}
+
+/*
+ * A session whose peer was verified against older lists is held to the
+ * ones in force: a certificate revoked since ends it (-EACCES).
+ */
+static int
+session_check(struct ebb_tls *t, struct ebb_err *err)
+{
+	X509_REVOKED *r;
+	X509 *x;
+	char name[256];
+
+	crl_refresh(t->ctx);
+	if (t->gen == t->ctx->gen || !SSL_is_init_finished(t->ssl))
+		return 0;
+	t->gen = t->ctx->gen;
+	if ((x = SSL_get0_peer_certificate(t->ssl)) == NULL)
+		return 0;
+	for (int i = 0; i < sk_X509_CRL_num(t->ctx->crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(t->ctx->crls, i);
+
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+		    X509_get_issuer_name(x)) != 0 ||
+		    X509_CRL_get0_by_cert(crl, &r, x) != 1)
+			continue;
+		t->broken = true;
+		name_text(X509_get_subject_name(x), name, sizeof(name));
+		ebb_err_set(err, "TLS: the peer's certificate (%s) has been "
+		    "revoked (%s)", name, t->ctx->crl);
+		return -EACCES;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
 /* ---- contexts --------------------------------------------------------------- */
 
 /* A private key others can read is worth a warning, not a refusal. */
@@ -114,15 +405,21 @@ static int
 ossl_ctx_new(struct ebb_tls_ctx **out, enum ebb_tls_role role,
     const struct ebb_tls_conf *c, struct ebb_err *err)
 {
-	struct ebb_tls_ctx *t;
+	struct ebb_tls_ctx *t = ebb_calloc(1, sizeof(*t));
+	X509_STORE *store;
+	struct stat st;
 	SSL_CTX *ssl;
 
 	*out = NULL;
+	snprintf(t->ca, sizeof(t->ca), "%s", c->ca);
+	snprintf(t->crl, sizeof(t->crl), "%s", c->crl);
+	t->role = role;
 	ERR_clear_error();
 	ssl = SSL_CTX_new(role == EBB_TLS_SERVER ? TLS_server_method() :
 	    TLS_client_method());
 	if (ssl == NULL) {
 		tls_fail(err, NULL, "TLS context");
+		free(t);
 		return -ENOMEM;
 	}
 	/*
@@ -134,10 +431,12 @@ ossl_ctx_new(struct ebb_tls_ctx **out, enum ebb_tls_role role,
 		tls_fail(err, NULL, "TLS 1.3");
 		goto fail;
 	}
-	if (SSL_CTX_load_verify_locations(ssl, c->ca, NULL) != 1) {
-		tls_fail(err, NULL, c->ca);
+	memset(&st, 0, sizeof(st));
+	if (trust_load(t, &store, &t->crls, &st, err) != 0)
 		goto fail;
-	}
+	SSL_CTX_set_cert_store(ssl, store);
+	t->crl_st = st;
+	t->crl_checked = now_ms();
 	if (SSL_CTX_use_certificate_chain_file(ssl, c->cert) != 1) {
 		tls_fail(err, NULL, c->cert);
 		goto fail;
@@ -172,13 +471,13 @@ ossl_ctx_new(struct ebb_tls_ctx **out, enum ebb_tls_role role,
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 
-	t = ebb_calloc(1, sizeof(*t));
 	t->ssl = ssl;
-	t->role = role;
 	*out = t;
 	return 0;
 fail:
 	SSL_CTX_free(ssl);
+	sk_X509_CRL_pop_free(t->crls, X509_CRL_free);
+	free(t);
 	return -EINVAL;
 }
 
@@ -188,6 +487,7 @@ ossl_ctx_free(struct ebb_tls_ctx *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ssl);
+	sk_X509_CRL_pop_free(t->crls, X509_CRL_free);
 	free(t);
 }
 
@@ -210,6 +510,7 @@ ossl_new(struct ebb_tls **out, struct ebb_tls_ctx *ctx, int fd,
 	SSL *ssl;
 
 	*out = NULL;
+	crl_refresh(ctx);
 	ERR_clear_error();
 	if ((ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(ssl, fd) != 1) {
 		tls_fail(err, NULL, "TLS session");
@@ -254,6 +555,8 @@ ossl_new(struct ebb_tls **out, struct ebb_tls_ctx *ctx, int fd,
 	}
 	t = ebb_calloc(1, sizeof(*t));
 	t->ssl = ssl;
+	t->ctx = ctx;
+	t->gen = ctx->gen;
 	*out = t;
 	return 0;
 }
@@ -315,6 +618,8 @@ ossl_read(struct ebb_tls *t, void *buf, size_t len, struct ebb_err *err)
 	size_t n = 0;
 	int r;
 
+	if ((r = session_check(t, err)) != 0)
+		return r;
 	ERR_clear_error();
 	errno = 0;
 	if ((r = SSL_read_ex(t->ssl, buf, len, &n)) == 1) {
@@ -351,6 +656,8 @@ ossl_write(struct ebb_tls *t, const void *buf, size_t len,
 	ssize_t r;
 	int rc;
 
+	if ((rc = session_check(t, err)) != 0)
+		return rc;
 	ERR_clear_error();
 	errno = 0;
 	if ((rc = SSL_write_ex(t->ssl, buf, len, &n)) == 1) {

@@ -435,7 +435,7 @@ test_tls(void **state)
 	    "needs \"ca\", \"cert\" and \"key\"", NULL);
 	expect_bad("{\"tls\": {\"ca\": \"/a\", \"cert\": \"/b\", \"key\": "
 	    "\"/c\", \"sni\": \"x\"}}", "tls: unknown key \"sni\"",
-	    "allowed: ca, cert, key, server_name", NULL);
+	    "allowed: ca, cert, key, crl, server_name", NULL);
 	expect_bad("{\"tls\": [1]}", "tls", NULL);
 	expect_bad("{\"tls\": {\"ca\": \"/a\", \"cert\": \"/b\", \"key\": "
 	    "\"/c\", \"server_name\": \"\"}}", "tls.server_name: must not "

@@ -774,6 +774,10 @@ test_conf(void **state)
 	assert_int_equal(parse_section("{\"ca\": \"/a\", \"cert\": \"/b\", "
 	    "\"key\": \"/c\", \"server_name\": \"ctl\"}", true, &c, &err), 0);
 	assert_string_equal(c.server_name, "ctl");
+	assert_string_equal(c.crl, "");
+	assert_int_equal(parse_section("{\"ca\": \"/a\", \"cert\": \"/b\", "
+	    "\"key\": \"/c\", \"crl\": \"/d\"}", false, &c, &err), 0);
+	assert_string_equal(c.crl, "/d");
 
 	expect_section_bad("{\"ca\": \"/a\", \"cert\": \"/b\"}", false,
 	    "t.json: tls: needs \"ca\", \"cert\" and \"key\"");
@@ -858,6 +862,233 @@ test_ctx_errors(void **state)
 	ebb_tls_ctx_free(NULL);
 }
 
+/* ---- revocation ---------------------------------------------------------------- */
+
+static X509 *
+load_cert(const char *name)
+{
+	char path[PATH_MAX + 64];
+	X509 *x;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(x = PEM_read_X509(f, NULL, NULL, NULL));
+	fclose(f);
+	return x;
+}
+
+/*
+ * Writes dir/FILE: a CRL from CA `ca` (dir/CA.crt, .key) that revokes
+ * the certificates dir/NAME.crt of `revoke` (NULL-terminated), issued
+ * `last` seconds from now and due again `next` seconds from now.  It is
+ * written beside and renamed over, as an operator's tools would.
+ */
+static void
+write_crl(const char *file, const char *ca, const char *const *revoke,
+    long last, long next)
+{
+	char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
+	X509 *cax = load_cert(ca);
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	EVP_PKEY *key;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.key", dir, ca);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(key = PEM_read_PrivateKey(f, NULL, NULL, NULL));
+	fclose(f);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl,
+	    X509_get_subject_name(cax)), 1);
+	X509_gmtime_adj(t, last);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	X509_gmtime_adj(t, next);
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+	for (int i = 0; revoke != NULL && revoke[i] != NULL; i++) {
+		X509 *x = load_cert(revoke[i]);
+		X509_REVOKED *r = X509_REVOKED_new();
+
+		X509_gmtime_adj(t, -60);
+		X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(x));
+		X509_REVOKED_set_revocationDate(r, t);
+		assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+		X509_free(x);
+	}
+	X509_CRL_sort(crl);
+	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	assert_non_null(f = fopen(tmp, "w"));
+	assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+	ASN1_TIME_free(t);
+	EVP_PKEY_free(key);
+	X509_CRL_free(crl);
+	X509_free(cax);
+}
+
+static void
+write_text(const char *file, const char *text)
+{
+	char path[PATH_MAX + 64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static struct ebb_tls_ctx *
+ctx_crl(enum ebb_tls_role role, const char *ca, const char *name,
+    const char *crl)
+{
+	struct ebb_tls_conf c = conf(ca, name);
+	struct ebb_err err = { "" };
+	struct ebb_tls_ctx *t;
+
+	snprintf(c.crl, sizeof(c.crl), "%s/%s", dir, crl);
+	if (ebb_tls_ctx_new(&t, role, &c, &err) != 0)
+		fail_msg("context for %s with %s: %s", name, crl, err.msg);
+	return t;
+}
+
+/* The contexts look at the CRL file at most once a second. */
+static void
+after_crl_check(void)
+{
+	usleep(1100 * 1000);
+}
+
+/* A server read on a link whose peer wrote nothing: what it says. */
+static ssize_t
+server_read(struct link *l)
+{
+	char buf[16];
+
+	return ebb_tls_read(l->t[1], buf, sizeof(buf), &l->err[1]);
+}
+
+static void
+expect_good(struct link *l)
+{
+	handshake(l);
+	if (l->rc[0] != 0 || l->rc[1] != 0)
+		fail_msg("handshake: client %d (%s), server %d (%s)", l->rc[0],
+		    l->err[0].msg, l->rc[1], l->err[1].msg);
+	assert_int_equal(server_read(l), -EAGAIN);
+}
+
+static void
+test_crl_revoke(void **state)
+{
+	static const char *const h2[] = { "h2", NULL };
+	static const char *const ctl[] = { "ctl", NULL };
+	struct ebb_tls_ctx *srv, *cli1, *cli2, *agent;
+	struct link l1, l2, l3;
+
+	(void)state;
+	write_crl("fleet.crl", "caA", NULL, -60, 30 * DAY);
+	srv = ctx_crl(EBB_TLS_SERVER, "caA", "ctl", "fleet.crl");
+	cli1 = ctx(EBB_TLS_CLIENT, "caA", "h1");
+	cli2 = ctx(EBB_TLS_CLIENT, "caA", "h2");
+
+	/* Nothing revoked yet: h1 and h2 are in. */
+	link_open(&l1, cli1, srv, "ctl.test");
+	expect_good(&l1);
+	link_open(&l2, cli2, srv, "ctl.test");
+	expect_good(&l2);
+
+	/* h2 revoked: its live session ends at its next read, h1's not. */
+	write_crl("fleet.crl", "caA", h2, -60, 30 * DAY);
+	after_crl_check();
+	assert_int_equal(server_read(&l2), -EACCES);
+	expect_msg(l2.err[1].msg, "certificate (/CN=h2) has been revoked");
+	expect_msg(l2.err[1].msg, "fleet.crl");
+	assert_int_equal(server_read(&l1), -EAGAIN);
+	link_close(&l2);
+
+	/* And a new handshake by h2 is refused, told why. */
+	link_open(&l3, cli2, srv, "ctl.test");
+	handshake(&l3);
+	assert_int_equal(l3.rc[1], -EPROTO);
+	expect_msg(l3.err[1].msg, "certificate revoked");
+	if (l3.rc[0] == 0)
+		expect_client_told(&l3, "certificate revoked");
+	link_close(&l3);
+
+	/*
+	 * A torn file does not lift the revocation: the lists in force
+	 * stay (warned of), h2 stays out, h1 in.
+	 */
+	write_text("fleet.crl", "-----BEGIN X509 CRL-----\nMIIB\n");
+	after_crl_check();
+	assert_int_equal(server_read(&l1), -EAGAIN);
+	link_open(&l3, cli2, srv, "ctl.test");
+	handshake(&l3);
+	assert_int_equal(l3.rc[1], -EPROTO);
+	expect_msg(l3.err[1].msg, "certificate revoked");
+	link_close(&l3);
+	link_close(&l1);
+
+	/* An agent with a list that revokes the controller refuses it. */
+	write_crl("ctl.crl", "caA", ctl, -60, 30 * DAY);
+	agent = ctx_crl(EBB_TLS_CLIENT, "caA", "h1", "ctl.crl");
+	link_open(&l3, agent, srv, "ctl.test");
+	handshake(&l3);
+	assert_int_equal(l3.rc[0], -EPROTO);
+	expect_msg(l3.err[0].msg, "certificate revoked");
+	link_close(&l3);
+
+	ebb_tls_ctx_free(agent);
+	ebb_tls_ctx_free(cli2);
+	ebb_tls_ctx_free(cli1);
+	ebb_tls_ctx_free(srv);
+}
+
+static void
+expect_crl_bad(const char *ca, const char *crl, const char *want1,
+    const char *want2)
+{
+	struct ebb_tls_conf c = conf(ca, "ctl");
+
+	snprintf(c.crl, sizeof(c.crl), "%s/%s", dir, crl);
+	expect_ctx_bad(&c, want1, want2);
+}
+
+static void
+test_crl_errors(void **state)
+{
+	char a[PATH_MAX + 64], b[PATH_MAX + 64], ab[PATH_MAX + 64];
+	char cmd[3 * PATH_MAX + 256];
+
+	(void)state;
+	expect_crl_bad("caA", "nosuch.crl", "nosuch.crl",
+	    "No such file or directory");
+	write_text("empty.crl", "");
+	expect_crl_bad("caA", "empty.crl", "empty.crl: no CRL in it", "");
+	write_text("torn.crl", "-----BEGIN X509 CRL-----\nMIIB\n");
+	expect_crl_bad("caA", "torn.crl", "torn.crl: error:", "");
+	write_crl("b.crl", "caB", NULL, -60, 30 * DAY);
+	expect_crl_bad("caA", "b.crl", "the list from \"/CN=ebb test CA B\"",
+	    "is not signed by a CA of");
+	write_crl("old.crl", "caA", NULL, -2 * DAY, -DAY);
+	expect_crl_bad("caA", "old.crl", "old.crl: the list from", "has "
+	    "expired");
+	/* Two CAs trusted, a list from one: the other's would all fail. */
+	snprintf(a, sizeof(a), "%s/caA.crt", dir);
+	snprintf(b, sizeof(b), "%s/caB.crt", dir);
+	snprintf(ab, sizeof(ab), "%s/caAB.crt", dir);
+	snprintf(cmd, sizeof(cmd), "cat '%s' '%s' > '%s'", a, b, ab);
+	assert_int_equal(system(cmd), 0);
+	write_crl("a.crl", "caA", NULL, -60, 30 * DAY);
+	expect_crl_bad("caAB", "a.crl", "a.crl: no list from \"/CN=ebb test "
+	    "CA B\"", "each CA needs one");
+}
+
 int
 main(void)
 {
@@ -873,6 +1104,8 @@ main(void)
 		cmocka_unit_test(test_plaintext_peer),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_ctx_errors),
+		cmocka_unit_test(test_crl_revoke),
+		cmocka_unit_test(test_crl_errors),
 	};
 
 	return cmocka_run_group_tests(tests, make_certs, remove_certs);
