@@ -20,6 +20,11 @@
 #   - an agent that expects the controller under another name
 #     (tls.server_name wrong.test): the agent refuses the controller
 #     ("hostname mismatch");
+#   - revocation: both daemons read A's CRL (tls.crl); an agent h4 is
+#     served, then `ebb-ca revoke A h4` rewrites the list: the controller
+#     ends h4's session ("has been revoked") within seconds, and h4's
+#     reconnections are refused at the handshake ("certificate revoked");
+#     h1, whose agent reads the same list, stays;
 #   - an agent with "insecure_plaintext" (a JSON hello in plain TCP):
 #     dropped at the handshake, its host never listed;
 #   - a TCP client that connects and says nothing, and a TLS client with a
@@ -189,7 +194,7 @@ stop() {
 START_CS=$(now_cs)
 {
 	sh "$EBBCA" init "$T/A" &&
-	sh "$EBBCA" host "$T/A" h1 h2 &&
+	sh "$EBBCA" host "$T/A" h1 h2 h4 &&
 	EBB_CA_DAYS=0 sh "$EBBCA" host "$T/A" h5 &&
 	sh "$EBBCA" controller "$T/A" ctl.test 127.0.0.1 &&
 	sh "$EBBCA" init "$T/B" &&
@@ -217,7 +222,7 @@ while :; do
 {
   "listen": "127.0.0.1:$AGENT_PORT",
   "tls": { "ca": "$T/A/ca.crt", "cert": "$T/A/controller.crt",
-           "key": "$T/A/controller.key" },
+           "key": "$T/A/controller.key", "crl": "$T/A/crl.pem" },
   "http": "127.0.0.1:$HTTP_PORT",
   "journal": "$T/journal.db",
   "interval_s": 0.5,
@@ -244,7 +249,7 @@ EOF
 done
 ok "controller up (agents on $AGENT_PORT, TLS)"
 
-agent good h1 "$T/A" h1
+agent good h1 "$T/A" h1 ", \"crl\": \"$T/A/crl.pem\""
 wait_until 10 h1_serving ||
 	die "h1 with A's certificate is not served: $(host_get h1 state)"
 ok "h1 (A's certificate) connected and on"
@@ -369,6 +374,35 @@ fi
 stop s_client
 stop tcp
 still_serving "silent peers"
+
+# ---- revocation -----------------------------------------------------------------------
+
+h4_connected() {
+	[ "$(host_get h4 connected)" = true ]
+}
+h4_gone() {
+	[ "$(host_get h4 connected)" = false ]
+}
+agent victim h4 "$T/A" h4
+wait_until 10 h4_connected || fail "h4 (A's certificate) was not served"
+sh "$EBBCA" revoke "$T/A" h4 > "$T/revoke.out" 2>&1 ||
+	die "ebb-ca revoke: $(cat "$T/revoke.out")"
+t0=$(now_cs)
+wait_until 10 in_log "$T/controller.log" \
+    "certificate (/CN=h4) has been revoked" ||
+	fail "the controller kept h4's session after its revocation"
+wait_until 5 h4_gone || fail "h4 still connected after its revocation"
+dt=$(( ($(now_cs) - t0) * 10 ))
+wait_until 10 in_log "$T/victim.log" "certificate revoked" ||
+	fail "h4 reconnecting was not refused as revoked:" \
+	    "$(tail -n 5 "$T/victim.log")"
+in_log "$T/controller.log" "read again: 1 revoked" ||
+	fail "the controller did not say it read the new list"
+in_log "$T/good.log" "read again: 1 revoked" ||
+	fail "h1's agent did not read the new list"
+stop victim
+still_serving "h4 revoked"
+ok "h4 revoked: session ended after $dt ms, reconnections refused"
 
 # ---- throughout -----------------------------------------------------------------------
 
