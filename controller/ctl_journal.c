@@ -136,6 +136,7 @@ enum jr_stmt {
 	JS_CHG_LAST,
 	JS_CHG_ADD,
 	JS_CHG_LATEST,
+	JS_CHG_HELD,
 	JS_MIG_ADD,
 	JS_MIG_POWEROFF,
 	JS_MIG_GET,
@@ -180,6 +181,28 @@ static const char *const jr_sql[JS_COUNT] = {
 	    " decision_id AS decision, id AS change FROM state_changes"
 	    " WHERE id IN (SELECT max(id) FROM state_changes WHERE kind = ?1"
 	    " GROUP BY subject) ORDER BY subject",
+	/*
+	 * The hold is read from the facts it follows from, not kept as a
+	 * record of its own: the host's entry into "failed" and the
+	 * operator's "clear" are both journalled already, each where it
+	 * happens, and a second record written beside them could disagree
+	 * with them after a crash between the two writes.  It also holds
+	 * for journals written before this query existed, and for a
+	 * standby's, which mirrors both facts.  Each host's latest "failed"
+	 * is found by id (its own table's order); a clear, in the other
+	 * table, counts only if it is strictly later by ts, so a tie keeps
+	 * the hold.  The two tables share no sequence: ts, the writer's
+	 * wall clock, is their only common order, and a clock set back by
+	 * more than the time between a clear and the next failure would
+	 * hide that failure.
+	 */
+	[JS_CHG_HELD] =
+	    "SELECT s.subject AS host, s.ts AS since, s.why, s.id AS change"
+	    " FROM state_changes s WHERE s.id IN (SELECT max(id)"
+	    " FROM state_changes WHERE kind = 'host' AND to_state = 'failed'"
+	    " GROUP BY subject) AND NOT EXISTS (SELECT 1 FROM decisions d"
+	    " WHERE d.host = s.subject AND d.kind = 'clear'"
+	    " AND d.outcome = 'done' AND d.ts > s.ts) ORDER BY s.subject",
 	[JS_MIG_ADD] =
 	    "INSERT INTO migrations (decision_id, vm, src, dst, token, state,"
 	    " ts) VALUES (?1, ?2, ?3, ?4, ?5, 'planned', ?6)",
@@ -1331,6 +1354,13 @@ ctl_journal_latest_states(struct ctl_journal *j, enum ctl_journal_subject kind,
 		return rc;
 	}
 	return jr_list(j, st, "latest states", out, err);
+}
+
+int
+ctl_journal_power_held(struct ctl_journal *j, json_t **out,
+    struct ebb_err *err)
+{
+	return jr_list(j, j->st[JS_CHG_HELD], "hosts held", out, err);
 }
 
 /* ---- actions in flight -------------------------------------------------- */

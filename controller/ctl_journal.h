@@ -157,6 +157,17 @@ int64_t	ctl_journal_change(struct ctl_journal *,
  */
 int	ctl_journal_latest_states(struct ctl_journal *,
 	    enum ctl_journal_subject, json_t **out, struct ebb_err *);
+/*
+ * The hosts held from power-off (docs/architecture.md, "Host states"):
+ * each whose latest change to "failed" no operator has cleared since,
+ * that is, no decision of kind "clear" about it (its host column) that
+ * ended "done" is later by ts than that change.  A clear still pending
+ * or failed does not count: the controller stopped before it took
+ * effect.  Objects {"host", "since" (the failure's ts), "why", "change"},
+ * by host name.
+ */
+int	ctl_journal_power_held(struct ctl_journal *, json_t **out,
+	    struct ebb_err *);
 
 /* ---- actions in flight -------------------------------------------------- */
 

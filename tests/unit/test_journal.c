@@ -5,7 +5,8 @@
  * Checked: the schema, pragmas and file mode at open, and that reopening
  * migrates nothing; round trips of every function and their refusals
  * (bad arguments, invalid steps, conflicts, unknown decisions); every
- * decision filter alone and combined; in-flight actions listed after a
+ * decision filter alone and combined; the hosts held from power-off
+ * (failed and not cleared since); in-flight actions listed after a
  * close without ending them, after a child _exit()s without closing and
  * after a SIGKILL; damaged, foreign, newer and non-SQLite files refused
  * with a clear error; hostile and non-ASCII text round-trips and invalid
@@ -577,6 +578,80 @@ test_state_changes(void **state)
 	/* The log keeps every step, with its `from`. */
 	assert_int_equal(raw_num(fx->path, "SELECT count(*) FROM"
 	    " state_changes"), 7);
+}
+
+/* A host's change to `to` at ts, from anything. */
+static void
+host_at(struct fx *fx, double ts, const char *host, const char *to)
+{
+	struct ctl_journal_change c = {
+		.ts = ts, .kind = CTL_JOURNAL_HOST, .subject = host, .to = to,
+		.why = to,
+	};
+
+	OK(ctl_journal_change(fx->j, &c, &fx->err));
+}
+
+/* An operator's clear of host at ts, ended with outcome (NULL: pending). */
+static void
+clear_at(struct fx *fx, double ts, const char *host, const char *outcome)
+{
+	int64_t d = decide(fx, ts, "clear", host, host, NULL, 0);
+
+	if (outcome != NULL)
+		OK(ctl_journal_set_outcome(fx->j, d, outcome, ts, &fx->err));
+}
+
+/*
+ * Hosts held from power-off: failed and not cleared since, whatever
+ * state they reached after; a clear that did not end "done", or is not
+ * later than the failure, does not release it.
+ */
+static void
+test_power_held(void **state)
+{
+	struct fx *fx = *state;
+	char names[256] = "";
+	json_t *a, *o;
+	size_t i;
+
+	OK(ctl_journal_power_held(fx->j, &a, &fx->err));
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+
+	host_at(fx, 100, "back", "powering-on");
+	host_at(fx, 200, "back", "failed");
+	host_at(fx, 210, "back", "on");		/* hello, no clear */
+	host_at(fx, 200, "cleared", "failed");
+	host_at(fx, 210, "cleared", "on");
+	clear_at(fx, 300, "cleared", "done");
+	host_at(fx, 200, "again", "failed");
+	clear_at(fx, 300, "again", "done");
+	host_at(fx, 310, "again", "unknown");
+	host_at(fx, 400, "again", "failed");	/* failed since the clear */
+	host_at(fx, 200, "pending", "failed");
+	clear_at(fx, 300, "pending", NULL);	/* stopped before acting */
+	host_at(fx, 200, "refused", "failed");
+	clear_at(fx, 300, "refused", "failed: stopped");
+	host_at(fx, 200, "tie", "failed");
+	clear_at(fx, 200, "tie", "done");
+	clear_at(fx, 300, "never", "done");	/* a clear, no failure */
+	host_at(fx, 300, "never", "on");
+	clear_at(fx, 300, "other", "done");	/* not its own clear */
+	host_at(fx, 200, "other-failed", "failed");
+	OK(change(fx, CTL_JOURNAL_VM, "vm1", NULL, "failed", 0));
+
+	OK(ctl_journal_power_held(fx->j, &a, &fx->err));
+	json_array_foreach(a, i, o)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+		    "%s%s", i ? "," : "", str(o, "host"));
+	assert_string_equal(names, "again,back,other-failed,pending,refused,"
+	    "tie");
+	o = json_array_get(a, 0);
+	assert_true(num(o, "since") == 400);
+	assert_string_equal(str(o, "why"), "failed");
+	assert_true(num(o, "change") > 0);
+	json_decref(a);
 }
 
 /* ---- actions in flight -------------------------------------------------- */
@@ -1400,6 +1475,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_decision_filters, fx_open,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_state_changes, fx_open,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_power_held, fx_open,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, fx_open,
 		    fx_teardown),
