@@ -121,11 +121,46 @@ close_stale(struct ctl *c)
 }
 
 /*
+ * A host that failed to come back after a power-on is held from power-off
+ * until an operator clears it (set_state(), ctl_api.c): the hold must
+ * outlive the controller, or a restart would let the policy cycle a
+ * power path that failed once.  Hosts not in the configuration are not
+ * restored (they come back at hello, with no power driver, so they can
+ * neither fail nor be switched off).
+ */
+static void
+resume_holds(struct ctl *c)
+{
+	struct ebb_err err;
+	json_t *held = NULL, *v;
+	size_t i;
+	int hi;
+
+	if (ctl_journal_power_held(c->journal, &held, &err) != 0) {
+		ebb_warn("journal: cannot read which hosts are held from "
+		    "power-off: %s", err.msg);
+		return;
+	}
+	json_array_foreach(held, i, v) {
+		const char *name = json_string_value(json_object_get(v,
+		    "host"));
+
+		if (name == NULL || (hi = ctl_host_find(c, name)) < 0)
+			continue;
+		c->hosts[hi].power_held = true;
+		ebb_info("host %s: held from power-off since it failed to come "
+		    "back (%s); POST /api/hosts/%s/clear releases it", name,
+		    json_string_value(json_object_get(v, "why")) ?: "?", name);
+	}
+	json_decref(held);
+}
+
+/*
  * A restarted controller starts from what the journal last recorded for
  * each host, made safe: a host that was on is unknown until its agent
  * says hello again (it may have gone down meanwhile), and one that was
  * being switched off is taken as off (if it is not, its agent will say
- * hello and it is on again).
+ * hello and it is on again).  A hold from power-off is kept.
  */
 static void
 resume(struct ctl *c)
@@ -160,6 +195,7 @@ resume(struct ctl *c)
 		c->hosts[hi].state = s;
 	}
 	json_decref(states);
+	resume_holds(c);
 	/*
 	 * A power action in flight is picked up where it was: a hello (on)
 	 * or the boot timeout closes it, as if the controller had not

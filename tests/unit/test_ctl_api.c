@@ -25,6 +25,8 @@
  *    failed is 409, and B's hello makes it "on";
  *  - a failed host back without a clear: "on", held from power-off
  *    (power_held) until a clear, then switched off;
+ *  - the hold across a restart of the controller: still held, not
+ *    switched off, until a clear; not held again after the clear;
  *  - a restart while B is powering-on: B stays powering-on, is not
  *    switched on twice, and its hello ends the power-on decision "done"
  *    (FAILS today: the decision stays "pending", see the test);
@@ -811,6 +813,83 @@ test_power_held_after_failure(void **state)
 	stop_ctl(f);
 }
 
+/* Whether /api/hosts says host is power_held. */
+static bool
+held(const struct fx *f, const char *name)
+{
+	bool out = false;
+	json_t *a, *h;
+	size_t i;
+	int st;
+
+	a = api(f, "GET", "/api/hosts", NULL, false, &st);
+	assert_int_equal(st, 200);
+	json_array_foreach(a, i, h)
+		if (strcmp(json_string_value(json_object_get(h, "name")),
+		    name) == 0)
+			out = json_is_true(json_object_get(h, "power_held"));
+	json_decref(a);
+	return out;
+}
+
+/*
+ * The hold outlives the controller: B failed and came back, the
+ * controller restarts on the same journal, and B, empty and on again, is
+ * still not switched off; the clear releases it, and a restart after the
+ * clear does not bring the hold back.
+ */
+static void
+test_power_held_across_restart(void **state)
+{
+	struct fx *f = *state;
+	struct agent a, b;
+	char power_log[128];
+	json_t *j;
+	int st;
+
+	start_ctl(f, 2);
+	to_powering_on(f, &a, power_log, sizeof(power_log));
+	WAIT_FOR(f, 10, state_is(f, "B", "failed"), "B is %s, not failed after "
+	    "the boot timeout", host_state(f, "B"));
+	agent_report(&a, 0, 0);
+	agent_connect(f, &b, "B");
+	WAIT_FOR(f, 5, state_is(f, "B", "on"), "B is %s after hello",
+	    host_state(f, "B"));
+	assert_true(held(f, "B"));
+	agent_close(&a);
+	agent_close(&b);
+	stop_ctl(f);
+
+	start_ctl(f, 2);
+	if (!held(f, "B"))
+		fail_msg("B failed and was never cleared, and after a restart "
+		    "it is not held from power-off (state %s)",
+		    host_state(f, "B"));
+	agent_connect(f, &a, "A");
+	agent_report(&a, 0, 0);
+	agent_connect(f, &b, "B");
+	agent_report(&b, 0, 0);
+	WAIT_FOR(f, 5, state_is(f, "B", "on"), "B is %s after hello",
+	    host_state(f, "B"));
+	usleep(1500000);
+	agent_report(&b, 0, 0);
+	usleep(400000);
+	assert_true(state_is(f, "B", "on"));
+	assert_int_equal(count_lines(power_log, "off"), 1);
+	assert_true(held(f, "B"));
+	j = api(f, "POST", "/api/hosts/B/clear", "", true, &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
+	assert_false(held(f, "B"));
+	agent_close(&a);
+	agent_close(&b);
+	stop_ctl(f);
+
+	start_ctl(f, 2);
+	assert_false(held(f, "B"));
+	stop_ctl(f);
+}
+
 /*
  * The controller stops while B is powering-on, and starts again on the
  * same journal: B is still powering-on (not switched on a second time),
@@ -907,6 +986,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_held_after_failure,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_power_held_across_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_on_across_restart,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
