@@ -270,6 +270,39 @@ parse_bus(struct ebb_jconf *x, json_t *root, struct ctl_config *c)
 	return 0;
 }
 
+/*
+ * "unlisted_hosts", read once "hosts" is: whether a hello may add a host
+ * the list lacks.  Absent, a fleet described host by host does not grow
+ * by hello (with insecure_plaintext anyone could grow it), and one that
+ * lists no host is discovered.  Refusing unlisted hosts with none listed
+ * would refuse every agent, so that is an error here, not at run time.
+ */
+static int
+parse_unlisted(struct ebb_jconf *x, json_t *root, struct ctl_config *c)
+{
+	char s[64] = "";
+	int rc;
+
+	if ((rc = ebb_jconf_string(x, root, "unlisted_hosts",
+	    "unlisted_hosts", s, sizeof(s), false)) != 0)
+		return rc;
+	if (s[0] == '\0')
+		c->unlisted_hosts = c->nhosts > 0 ? CTL_UNLISTED_REFUSE :
+		    CTL_UNLISTED_ACCEPT;
+	else if (strcmp(s, "accept") == 0)
+		c->unlisted_hosts = CTL_UNLISTED_ACCEPT;
+	else if (strcmp(s, "refuse") == 0)
+		c->unlisted_hosts = CTL_UNLISTED_REFUSE;
+	else
+		return ebb_jconf_fail(x, "unlisted_hosts", "found \"%s\", "
+		    "allowed \"accept\" or \"refuse\"", s);
+	if (c->unlisted_hosts == CTL_UNLISTED_REFUSE && c->nhosts == 0)
+		return ebb_jconf_fail(x, "unlisted_hosts", "\"refuse\" with "
+		    "no host listed would refuse every agent: list them in "
+		    "\"hosts\", or remove the key");
+	return 0;
+}
+
 int
 ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
     struct ebb_err *err)
@@ -278,7 +311,7 @@ ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
 		"policy", "journal", "interval_s", "unknown_after_s",
 		"boot_timeout_s", "dry_run", "min_hosts_on", "window", "limits",
 		"default_host", "hosts", "tls", "insecure_plaintext", "bus",
-		"name", "standby", "lease_s", NULL };
+		"name", "standby", "lease_s", "unlisted_hosts", NULL };
 	static const char *const lkeys[] = { "migrations_total",
 		"migrations_per_host", "vm_cooldown_s", "host_cooldown_s",
 		NULL };
@@ -376,6 +409,8 @@ ctl_config_parse(const char *text, const char *file, struct ctl_config *out,
 			    &c.hosts[i])) != 0)
 				goto out;
 	}
+	if ((rc = parse_unlisted(&x, root, &c)) != 0)
+		goto out;
 	ctl_config_free(out);
 	*out = c;
 	c.hosts = NULL;

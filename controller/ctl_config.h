@@ -18,6 +18,12 @@
 
 #define CTL_HOSTS_MAX	100000
 
+/* What a hello from a host that "hosts" does not list does. */
+enum ctl_unlisted {
+	CTL_UNLISTED_ACCEPT,	/* adds the host: the fleet is discovered */
+	CTL_UNLISTED_REFUSE,	/* an error, and the connection closed */
+};
+
 /* What the operator says about one host. */
 struct ctl_host_conf {
 	char		name[EBB_HOST_MAX + 1];
@@ -64,6 +70,8 @@ struct ctl_config {
 	double		default_pe_mips;
 	int		nhosts;
 	struct ctl_host_conf *hosts;
+	/* Absent from the file: refuse when hosts are listed, else accept. */
+	enum ctl_unlisted unlisted_hosts;
 };
 
 void	ctl_config_defaults(struct ctl_config *);

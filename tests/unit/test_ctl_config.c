@@ -18,7 +18,8 @@
  * server_name) and ctl_config_check_tls(): TLS or "insecure_plaintext",
  * never neither (the built-in defaults included), never both; the "bus"
  * section with "name", "standby" and "lease_s" (kafka only), and the tcp
- * keys refused on kafka; and examples/controller.json ($EBB_SRC) parses,
+ * keys refused on kafka; "unlisted_hosts" and its default, which follows
+ * whether hosts are listed; and examples/controller.json ($EBB_SRC) parses,
  * with TLS.
  */
 #include <errno.h>
@@ -148,6 +149,8 @@ test_defaults(void **state)
 	assert_true(c.default_pe_mips == 2660);
 	assert_int_equal(c.nhosts, 0);
 	assert_null(c.hosts);
+	/* No host listed: hosts are discovered by hello. */
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_ACCEPT);
 	/* No window: power actions at any hour. */
 	assert_true(ctl_config_in_window(&c, 0));
 	assert_true(ctl_config_in_window(&c, 12.5));
@@ -191,6 +194,7 @@ test_every_key(void **state)
 	    "\"boot_timeout_s\": 99,"
 	    "\"dry_run\": true,"
 	    "\"min_hosts_on\": 3,"
+	    "\"unlisted_hosts\": \"accept\","
 	    "\"window\": {\"start\": \"09:15\", \"end\": \"17:45\"},"
 	    "\"limits\": {\"migrations_total\": 5, \"migrations_per_host\": 4,"
 	    "  \"vm_cooldown_s\": 12.5, \"host_cooldown_s\": 0},"
@@ -222,6 +226,7 @@ test_every_key(void **state)
 	assert_true(c.boot_timeout_s == 99);
 	assert_true(c.dry_run);
 	assert_int_equal(c.min_hosts_on, 3);
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_ACCEPT);
 	assert_true(c.window_start == 9.25);
 	assert_true(c.window_end == 17.75);
 	assert_int_equal(c.mig_total, 5);
@@ -455,6 +460,65 @@ test_tls(void **state)
 	    "\"/c\"}}", "tls.ca: must not be empty", NULL);
 	expect_bad("{\"insecure_plaintext\": 1}", "insecure_plaintext",
 	    NULL);
+}
+
+/* ---- hosts the list lacks ------------------------------------------------ */
+
+/*
+ * "unlisted_hosts": absent, a fleet described host by host refuses the
+ * hosts it does not list and one that lists none accepts them; either
+ * may be said outright, but refusing with none listed is an error.
+ */
+static void
+test_unlisted_hosts(void **state)
+{
+	struct ctl_config c;
+
+	(void)state;
+	parse_ok("{}", &c);
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_ACCEPT);
+	ctl_config_free(&c);
+	parse_ok("{\"hosts\": []}", &c);
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_ACCEPT);
+	ctl_config_free(&c);
+	parse_ok("{\"hosts\": [{\"name\": \"a\"}]}", &c);
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_REFUSE);
+	ctl_config_free(&c);
+	parse_ok("{\"unlisted_hosts\": \"accept\", \"hosts\": "
+	    "[{\"name\": \"a\"}]}", &c);
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_ACCEPT);
+	ctl_config_free(&c);
+	parse_ok("{\"hosts\": [{\"name\": \"a\"}], \"unlisted_hosts\": "
+	    "\"refuse\"}", &c);
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_REFUSE);
+	ctl_config_free(&c);
+	parse_ok("{\"unlisted_hosts\": \"accept\"}", &c);
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_ACCEPT);
+	ctl_config_free(&c);
+	/* The default follows the list of each parse, not an earlier one. */
+	parse_ok("{\"hosts\": [{\"name\": \"a\"}]}", &c);
+	{
+		struct ebb_err err = { "" };
+
+		assert_int_equal(ctl_config_parse("{}", FILE_NAME, &c, &err),
+		    0);
+	}
+	assert_int_equal(c.unlisted_hosts, CTL_UNLISTED_ACCEPT);
+	ctl_config_free(&c);
+
+	expect_bad("{\"unlisted_hosts\": \"refuse\"}", "unlisted_hosts",
+	    "would refuse every agent", "\"hosts\"", NULL);
+	expect_bad("{\"unlisted_hosts\": \"refuse\", \"hosts\": []}",
+	    "unlisted_hosts", "would refuse every agent", NULL);
+	expect_bad("{\"unlisted_hosts\": \"deny\", \"hosts\": "
+	    "[{\"name\": \"a\"}]}", "unlisted_hosts", "found \"deny\"",
+	    "\"accept\" or \"refuse\"", NULL);
+	expect_bad("{\"unlisted_hosts\": \"Accept\"}", "unlisted_hosts",
+	    "found \"Accept\"", NULL);
+	expect_bad("{\"unlisted_hosts\": true}", "unlisted_hosts",
+	    "allowed a string", NULL);
+	expect_bad("{\"unlisted_hosts\": \"\"}", "unlisted_hosts",
+	    "must not be empty", NULL);
 }
 
 /* ---- the bus, standby controllers ---------------------------------------- */
@@ -958,6 +1022,7 @@ main(void)
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_bus),
+		cmocka_unit_test(test_unlisted_hosts),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
