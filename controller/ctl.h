@@ -121,8 +121,9 @@ struct ctl_stats {
 	uint64_t	power_ons;
 	uint64_t	migrations;
 	uint64_t	bad_messages;
-	uint64_t	refused;	/* connections dropped before hello:
-					   TLS, certificate, timeout */
+	uint64_t	refused;	/* connections dropped before or at
+					   hello: TLS, certificate, timeout,
+					   a host not listed */
 	double		last_round_ms;
 };
 
@@ -178,6 +179,9 @@ struct ctl {
 	struct ctl_pending	*pending;
 	int			 npending;
 	int			 cpending;
+	char			**unlisted;	/* hosts refused at hello, each
+						   logged once (CTL_UNLISTED_MAX) */
+	int			 nunlisted;
 	struct ctl_stats	 stats;
 	struct ctl_series	 series;
 	struct ctl_web		*web;		/* ctl_web.c's, or NULL */

@@ -33,11 +33,18 @@
  * connection slot (of CTL_CONNS_MAX) for no one.
  */
 #define CTL_HELLO_TIMEOUT_S	5
+/*
+ * Host names refused at hello that are remembered, so that each is logged
+ * once however often its agent retries.  A peer inventing names (plain
+ * TCP) goes past them and is logged as conn_refuse() logs.
+ */
+#define CTL_UNLISTED_MAX	256
 
 enum { TAG_TIMER = 1, TAG_SIGNAL, TAG_LISTEN, TAG_HTTP = CTL_TAG_HTTP,
 	TAG_HELLO, TAG_BUS = CTL_TAG_BUS, TAG_CONN = 16 };
 
 static void	conn_close(struct ctl *, int ci, const char *why);
+static void	conn_refuse(struct ctl *, int ci, const char *why);
 static void	take_vms(struct ctl *, int hi, json_t *vms);
 
 /* ---- host state --------------------------------------------------------- */
@@ -213,6 +220,53 @@ host_command(struct ctl *c, int hi, const char *op, json_t *args)
 
 /* ---- connections: input -------------------------------------------------------- */
 
+/*
+ * 1: name was not refused before, and is now remembered; 0: it was; -1:
+ * it was not, and there is no room left to remember it.
+ */
+static int
+unlisted_note(struct ctl *c, const char *name)
+{
+	for (int i = 0; i < c->nunlisted; i++)
+		if (strcmp(c->unlisted[i], name) == 0)
+			return 0;
+	if (c->nunlisted >= CTL_UNLISTED_MAX)
+		return -1;
+	c->unlisted = ebb_reallocarray(c->unlisted, c->nunlisted + 1,
+	    sizeof(*c->unlisted));
+	c->unlisted[c->nunlisted++] = ebb_strdup(name);
+	return 1;
+}
+
+/*
+ * A hello from a host the configuration does not list, when it lists
+ * hosts ("unlisted_hosts"): an error that says the way out, and the
+ * connection closed.  Its agent retries with backoff for ever, so the
+ * log says it once per host name.  (On the bus there is no connection
+ * to close: its reports go unheeded, and the hellos ctl_bus.c asks for
+ * now and then are refused the same way.)
+ */
+static void
+refuse_unlisted(struct ctl *c, int ci, const struct ebb_msg *m)
+{
+	char why[512];
+	int first;
+
+	snprintf(why, sizeof(why), "host \"%s\" is not in the controller's "
+	    "\"hosts\" list: add it there, or set \"unlisted_hosts\": "
+	    "\"accept\" in the controller's configuration", m->host);
+	conn_error(c, ci, m->host, json_object_get(m->obj, "seq"), why);
+	if ((first = unlisted_note(c, m->host)) < 0) {
+		conn_refuse(c, ci, why);
+		return;
+	}
+	c->stats.refused++;
+	if (first)
+		ebb_warn("agent connection from %s refused: %s (said once "
+		    "per host)", c->conns[ci].peer, why);
+	conn_close(c, ci, why);
+}
+
 static void
 on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 {
@@ -228,6 +282,10 @@ on_hello(struct ctl *c, int ci, const struct ebb_msg *m)
 		return;
 	}
 	if (hi < 0) {
+		if (c->cfg.unlisted_hosts == CTL_UNLISTED_REFUSE) {
+			refuse_unlisted(c, ci, m);
+			return;
+		}
 		/* Hosts not listed are accepted, but not without bound. */
 		if (c->nhosts >= CTL_HOSTS_MAX) {
 			conn_error(c, ci, m->host, NULL, "too many hosts");
@@ -1735,6 +1793,11 @@ ctl_fini(struct ctl *c)
 	free(c->pending);
 	c->pending = NULL;
 	c->npending = c->cpending = 0;
+	for (int i = 0; i < c->nunlisted; i++)
+		free(c->unlisted[i]);
+	free(c->unlisted);
+	c->unlisted = NULL;
+	c->nunlisted = 0;
 	ctl_web_fini(c);
 	ctl_api_fini(c);
 	free(c->series.ring);

@@ -30,6 +30,11 @@
  *  - a restart while B is powering-on: B stays powering-on, is not
  *    switched on twice, and its hello ends the power-on decision "done"
  *    (FAILS today: the decision stays "pending", see the test);
+ *  - a host the configuration does not list: its hello refused with an
+ *    error naming the fix and the connection closed, logged once however
+ *    often it retries (hosts listed); added by hello when the
+ *    configuration lists none, or lists some and says
+ *    "unlisted_hosts": "accept";
  *  - a Wake-on-LAN host without an off command: refused by the
  *    configuration, or not decided for power-off over and over (FAILS
  *    today: one failed power-off decision per round, see the test).
@@ -925,6 +930,112 @@ test_power_on_across_restart(void **state)
 	stop_ctl(f);
 }
 
+/* ---- hosts the configuration does not list ------------------------------ */
+
+/* Lines of the controller's log that hold text. */
+static int
+log_count(const struct fx *f, const char *text)
+{
+	char path[128], buf[1024];
+	FILE *l;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/controller.log", f->dir);
+	if ((l = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), l) != NULL)
+		if (strstr(buf, text) != NULL)
+			n++;
+	fclose(l);
+	return n;
+}
+
+/*
+ * Host X says hello: refused with an error that names the way out, and
+ * the connection closed; X is not listed.  Returns with x closed.
+ */
+static void
+hello_refused(const struct fx *f, struct agent *x)
+{
+	json_t *m;
+
+	agent_connect(f, x, "X");
+	m = agent_recv(x, 5);
+	if (m == NULL)
+		fail_msg("no answer to an unlisted host's hello");
+	assert_string_equal(json_string_value(json_object_get(m, "type")),
+	    "error");
+	assert_non_null(strstr(json_string_value(json_object_get(m, "error")),
+	    "\"unlisted_hosts\": \"accept\""));
+	json_decref(m);
+	m = agent_recv(x, 5);
+	if (m != NULL)
+		fail_msg("the connection of a refused hello stays open");
+	agent_close(x);
+}
+
+/*
+ * The configuration lists A and B and says nothing of unlisted hosts: X's
+ * hello is refused, every time, and logged once; X is never a host, and
+ * the listed ones are served meanwhile.
+ */
+static void
+test_unlisted_refused(void **state)
+{
+	struct fx *f = *state;
+	struct agent a, x;
+
+	start_ctl(f, 60);
+	for (int i = 0; i < 3; i++)
+		hello_refused(f, &x);
+	assert_string_equal(host_state(f, "X"), "");
+	assert_int_equal(log_count(f, "host \"X\" is not in"), 1);
+	agent_connect(f, &a, "A");
+	agent_report(&a, 0, 0);
+	WAIT_FOR(f, 5, state_is(f, "A", "on"), "A is %s after hello",
+	    host_state(f, "A"));
+	agent_close(&a);
+	stop_ctl(f);
+}
+
+/* A configuration that lists no host discovers them by hello. */
+static void
+test_unlisted_discovered(void **state)
+{
+	struct fx *f = *state;
+	struct agent x;
+
+	start_ctl_hosts(f, "[]", 60);
+	agent_connect(f, &x, "X");
+	agent_report(&x, 0, 0);
+	WAIT_FOR(f, 5, state_is(f, "X", "on"), "X is \"%s\" after hello",
+	    host_state(f, "X"));
+	agent_close(&x);
+	stop_ctl(f);
+}
+
+/* Hosts listed, and "unlisted_hosts": "accept": X is added by hello. */
+static void
+test_unlisted_accepted(void **state)
+{
+	struct fx *f = *state;
+	struct agent x;
+	char hosts[1024];
+
+	ab_hosts(f, hosts, sizeof(hosts));
+	/* config_text() closes the object after the hosts. */
+	snprintf(hosts + strlen(hosts), sizeof(hosts) - strlen(hosts),
+	    ", \"unlisted_hosts\": \"accept\"");
+	start_ctl_hosts(f, hosts, 60);
+	agent_connect(f, &x, "X");
+	agent_report(&x, 0, 0);
+	WAIT_FOR(f, 5, state_is(f, "X", "on"), "X is \"%s\" after hello",
+	    host_state(f, "X"));
+	assert_int_equal(log_count(f, "is not in"), 0);
+	agent_close(&x);
+	stop_ctl(f);
+}
+
 /* ---- a driver that cannot switch off ----------------------------------- */
 
 /*
@@ -992,6 +1103,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_wol_without_off_not_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlisted_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unlisted_discovered,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlisted_accepted, setup,
+		    teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
