@@ -294,6 +294,7 @@ mig_send_new(struct mig_sender **sp, const struct mig_send_params *p,
 		mig_send_free(s);
 		return rc;
 	}
+	s->st.encrypt = p->encrypt;
 	s->dirty = ebb_calloc(s->nwords, sizeof(uint64_t));
 	s->tmp = ebb_calloc(s->nwords, sizeof(uint64_t));
 	s->rec = ebb_malloc(mig_ram_len(MIG_SEND_RUN, MIG_SEND_RUN));
@@ -474,6 +475,7 @@ send_run(struct mig_sender *s, uint64_t start, uint32_t count,
 {
 	const uint8_t *mem = (const uint8_t *)s->p.mem + start * MIG_PAGE_SIZE;
 	uint8_t *map = s->rec + MIG_RAM_FIXED_LEN, *out, tag[MIG_TAG_LEN];
+	uint8_t zero[(MIG_RAM_RUN_LIMIT + 7) / 8];
 	size_t maplen = (count + 7) / 8, len;
 	uint32_t nzero = 0;
 	int rc;
@@ -496,21 +498,23 @@ send_run(struct mig_sender *s, uint64_t start, uint32_t count,
 	mig_put_u64(s->rec, start);
 	mig_put_u32(s->rec + 8, count);
 	out = map + maplen;
+	/* The record's map may be encrypted in place: loop over a copy. */
+	memcpy(zero, map, maplen);
 	rc = mig_chan_begin(&s->st.tx, MIG_REC_RAM, (uint32_t)len);
 	if (rc == 0)
-		rc = mig_chan_update(&s->st.tx, s->rec, MIG_RAM_FIXED_LEN +
+		rc = mig_chan_seal_update(&s->st.tx, s->rec, MIG_RAM_FIXED_LEN +
 		    maplen);
 	for (uint32_t i = 0; rc == 0 && i < count; i++) {
-		if (map[i / 8] & (1u << (i % 8)))
+		if (zero[i / 8] & (1u << (i % 8)))
 			continue;
 		memcpy(out, mem + (size_t)i * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
-		rc = mig_chan_update(&s->st.tx, out, MIG_PAGE_SIZE);
+		rc = mig_chan_seal_update(&s->st.tx, out, MIG_PAGE_SIZE);
 		out += MIG_PAGE_SIZE;
 	}
 	if (rc == 0)
 		rc = mig_chan_end(&s->st.tx, tag);
 	if (rc < 0) {
-		ebb_err_set(err, "HMAC failed (OpenSSL)");
+		ebb_err_set(err, "HMAC or encryption failed (OpenSSL)");
 		return -EIO;
 	}
 	rc = mig_stream_write(&s->st, MIG_REC_RAM, s->rec, (uint32_t)len, tag,
@@ -856,6 +860,7 @@ out:
 			.throttle_pct = pct_max,
 			.converged = converged,
 			.ack_in_doubt = done_sent && doubt && rc < 0,
+			.encrypted = s->st.encrypted,
 		};
 	}
 	return rc;
@@ -910,6 +915,7 @@ mig_recv_new(struct mig_receiver **rp, const struct mig_recv_params *p,
 		mig_recv_free(r);
 		return rc;
 	}
+	r->st.encrypt = p->require_encryption;
 	*rp = r;
 	return 0;
 }
@@ -1232,6 +1238,7 @@ out:
 			.pages = r->pages,
 			.zero_pages = r->zero_pages,
 			.rounds = r->round,
+			.encrypted = r->st.encrypted,
 		};
 	return rc;
 }

@@ -93,6 +93,7 @@ struct mig_stats {
 	uint32_t	throttle_pct;	/* the highest applied */
 	bool		converged;	/* false: forced by max_rounds */
 	bool		ack_in_doubt;	/* DONE went out, no ACK came back */
+	bool		encrypted;	/* the payloads were (mig_stream.h) */
 };
 
 /* ---- sender ------------------------------------------------------------ */
@@ -127,6 +128,8 @@ struct mig_send_params {
 	   taken from mem_size. */
 	const struct mig_config	*config;
 	struct mig_limits	 limits;
+	bool			 encrypt;	/* AES-256-CTR under the
+						   HMAC chain (mig_stream.h) */
 	const struct mig_send_ops *ops;
 	void			*arg;
 };
@@ -180,6 +183,8 @@ struct mig_recv_params {
 	size_t			 token_len;
 	uint64_t		 id;		/* expected id, 0: any */
 	uint32_t		 io_timeout_ms;	/* sender silent: fail */
+	bool			 require_encryption; /* refuse a stream
+						   in clear */
 	const struct mig_recv_ops *ops;
 	void			*arg;
 };

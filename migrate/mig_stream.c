@@ -1,6 +1,6 @@
 /*
- * mig_stream.c - the migration stream's records, their HMAC chain, and
- * reading and writing them on a socket.  mig_stream.h has the format.
+ * mig_stream.c - the migration stream's records, their HMAC chain (and
+ * optional encryption), and reading and writing them on a socket.  mig_stream.h has the format.
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -97,7 +97,7 @@ mig_hello_encode(const struct mig_hello *h, uint8_t *buf)
 {
 	memcpy(buf, mig_magic, sizeof(mig_magic));
 	mig_put_u32(buf + 8, h->version);
-	mig_put_u32(buf + 12, 0);
+	mig_put_u32(buf + 12, h->flags);
 	memcpy(buf + 16, h->salt, MIG_SALT_LEN);
 	mig_put_u64(buf + 48, h->id);
 	return MIG_HELLO_LEN;
@@ -121,10 +121,11 @@ mig_hello_decode(const uint8_t *p, size_t len, struct mig_hello *h,
 		    h->version, MIG_VERSION);
 		return -EPROTONOSUPPORT;
 	}
-	if ((flags = mig_get_u32(p + 12)) != 0) {
+	if ((flags = mig_get_u32(p + 12)) & ~MIG_HELLO_ENCRYPTED) {
 		ebb_err_set(err, "HELLO flags %#x unknown", flags);
 		return -EBADMSG;
 	}
+	h->flags = flags;
 	memcpy(h->salt, p + 16, MIG_SALT_LEN);
 	h->id = mig_get_u64(p + 48);
 	return 0;
@@ -501,11 +502,83 @@ mig_chan_keys(const uint8_t *token, size_t token_len,
 	return rc;
 }
 
+static int
+chan_cipher(struct mig_chan *ch, const uint8_t key[32])
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+	/* The key now; each record sets its counter block (chan_iv). */
+	if (ctx == NULL || EVP_EncryptInit_ex2(ctx, EVP_aes_256_ctr(), key,
+	    NULL, NULL) != 1) {
+		EVP_CIPHER_CTX_free(ctx);
+		return -EIO;
+	}
+	EVP_CIPHER_CTX_free(ch->enc);
+	ch->enc = ctx;
+	return 0;
+}
+
+int
+mig_chan_ciphers(const uint8_t *token, size_t token_len,
+    const uint8_t salt[MIG_SALT_LEN], struct mig_chan *s2r,
+    struct mig_chan *r2s, struct ebb_err *err)
+{
+	uint8_t k1[32], k2[32];
+	int rc;
+
+	rc = derive(token, token_len, salt, "ebb-migrate v1 s2r aes", k1);
+	if (rc == 0)
+		rc = derive(token, token_len, salt, "ebb-migrate v1 r2s aes",
+		    k2);
+	if (rc == 0)
+		rc = chan_cipher(s2r, k1);
+	if (rc == 0)
+		rc = chan_cipher(r2s, k2);
+	OPENSSL_cleanse(k1, sizeof(k1));
+	OPENSSL_cleanse(k2, sizeof(k2));
+	if (rc < 0)
+		ebb_err_set(err, "deriving the migration's encryption keys "
+		    "failed (OpenSSL HKDF/AES)");
+	return rc;
+}
+
 void
 mig_chan_free(struct mig_chan *ch)
 {
 	EVP_MAC_CTX_free(ch->mac);
 	ch->mac = NULL;
+	EVP_CIPHER_CTX_free(ch->enc);
+	ch->enc = NULL;
+}
+
+/* Starts the key stream of record seq: counter block seq | 0^64. */
+static int
+chan_iv(struct mig_chan *ch, uint64_t seq)
+{
+	uint8_t iv[16] = { 0 };
+
+	for (int i = 0; i < 8; i++)
+		iv[i] = (uint8_t)(seq >> (56 - 8 * i));
+	return EVP_EncryptInit_ex2(ch->enc, NULL, NULL, iv, NULL) == 1 ?
+	    0 : -EIO;
+}
+
+/* CTR both ways: the key stream XORed over p, in place. */
+static int
+chan_xor(struct mig_chan *ch, void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n > 0) {
+		int chunk = n > (1u << 30) ? 1 << 30 : (int)n, out = 0;
+
+		if (EVP_EncryptUpdate(ch->enc, b, &out, b, chunk) != 1 ||
+		    out != chunk)
+			return -EIO;
+		b += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
 }
 
 int
@@ -520,7 +593,7 @@ mig_chan_begin(struct mig_chan *ch, uint32_t type, uint32_t len)
 	if (EVP_MAC_init(ch->mac, NULL, 0, NULL) != 1 ||
 	    EVP_MAC_update(ch->mac, h, sizeof(h)) != 1)
 		return -EIO;
-	return 0;
+	return ch->enc != NULL ? chan_iv(ch, ch->seq) : 0;
 }
 
 int
@@ -529,6 +602,14 @@ mig_chan_update(struct mig_chan *ch, const void *p, size_t n)
 	if (n > 0 && EVP_MAC_update(ch->mac, p, n) != 1)
 		return -EIO;
 	return 0;
+}
+
+int
+mig_chan_seal_update(struct mig_chan *ch, void *p, size_t n)
+{
+	if (ch->enc != NULL && chan_xor(ch, p, n) < 0)
+		return -EIO;
+	return mig_chan_update(ch, p, n);
 }
 
 static int
@@ -562,6 +643,8 @@ mig_chan_seal(struct mig_chan *ch, uint32_t type, const void *payload,
 {
 	int rc;
 
+	if (ch->enc != NULL)
+		return -EINVAL;
 	if ((rc = mig_chan_begin(ch, type, len)) < 0 ||
 	    (rc = mig_chan_update(ch, payload, len)) < 0 ||
 	    (rc = chan_final(ch, tag)) < 0)
@@ -584,6 +667,22 @@ mig_chan_verify(struct mig_chan *ch, uint32_t type, const void *payload,
 	if (CRYPTO_memcmp(want, tag, MIG_TAG_LEN) != 0)
 		return -EACCES;
 	mig_chan_advance(ch, tag);
+	return 0;
+}
+
+int
+mig_chan_open(struct mig_chan *ch, uint32_t type, void *payload,
+    uint32_t len, const uint8_t tag[MIG_TAG_LEN])
+{
+	uint64_t seq = ch->seq;
+	int rc;
+
+	/* Authenticated first: not a byte of a forged record is decrypted. */
+	if ((rc = mig_chan_verify(ch, type, payload, len, tag)) < 0)
+		return rc;
+	if (ch->enc != NULL && (chan_iv(ch, seq) < 0 ||
+	    chan_xor(ch, payload, len) < 0))
+		return -EIO;
 	return 0;
 }
 
@@ -616,9 +715,14 @@ mig_stream_fini(struct mig_stream *st)
 	mig_chan_free(&st->tx);
 	mig_chan_free(&st->rx);
 	OPENSSL_cleanse(st->token, sizeof(st->token));
+	if (st->buf != NULL)
+		OPENSSL_cleanse(st->buf, st->cap);
+	if (st->wbuf != NULL)
+		OPENSSL_cleanse(st->wbuf, st->wcap);
 	free(st->buf);
+	free(st->wbuf);
 	free(st->rbuf);
-	st->buf = st->rbuf = NULL;
+	st->buf = st->wbuf = st->rbuf = NULL;
 }
 
 /*
@@ -734,21 +838,35 @@ mig_stream_send(struct mig_stream *st, uint32_t type, const void *payload,
     uint32_t len, struct ebb_err *err)
 {
 	uint8_t tag[MIG_TAG_LEN] = { 0 };
+	void *out = (void *)(uintptr_t)payload;
 
+	if (st->tx.enc != NULL && len > 0) {
+		/* Encrypted in a copy: the caller's payload is const. */
+		if (st->wcap < len) {
+			if (st->wbuf != NULL)
+				OPENSSL_cleanse(st->wbuf, st->wcap);
+			free(st->wbuf);
+			st->wbuf = ebb_malloc(len);
+			st->wcap = len;
+		}
+		memcpy(st->wbuf, payload, len);
+		out = st->wbuf;
+	}
 	if (st->tx.mac != NULL &&
 	    (mig_chan_begin(&st->tx, type, len) < 0 ||
-	    mig_chan_update(&st->tx, payload, len) < 0 ||
+	    mig_chan_seal_update(&st->tx, out, len) < 0 ||
 	    mig_chan_end(&st->tx, tag) < 0)) {
-		ebb_err_set(err, "HMAC failed (OpenSSL)");
+		ebb_err_set(err, "HMAC or encryption failed (OpenSSL)");
 		return -EIO;
 	}
-	return mig_stream_write(st, type, payload, len, tag, err);
+	return mig_stream_write(st, type, out, len, tag, err);
 }
 
 int
 mig_stream_hello(struct mig_stream *st, uint64_t id, struct ebb_err *err)
 {
-	struct mig_hello h = { .version = MIG_VERSION, .id = id };
+	struct mig_hello h = { .version = MIG_VERSION, .id = id,
+		.flags = st->encrypt ? MIG_HELLO_ENCRYPTED : 0 };
 	uint8_t buf[MIG_HELLO_LEN];
 	int rc;
 
@@ -761,7 +879,14 @@ mig_stream_hello(struct mig_stream *st, uint64_t id, struct ebb_err *err)
 	if (rc < 0)
 		return rc;
 	mig_hello_encode(&h, buf);
-	return mig_stream_send(st, MIG_REC_HELLO, buf, sizeof(buf), err);
+	/* HELLO goes in clear: it carries the salt and says what follows. */
+	if ((rc = mig_stream_send(st, MIG_REC_HELLO, buf, sizeof(buf),
+	    err)) < 0 || !st->encrypt)
+		return rc;
+	if ((rc = mig_chan_ciphers(st->token, st->token_len, h.salt, &st->tx,
+	    &st->rx, err)) == 0)
+		st->encrypted = true;
+	return rc;
 }
 
 /* Reads exactly n bytes, through the read-ahead buffer. */
@@ -890,6 +1015,7 @@ mig_stream_recv(struct mig_stream *st, struct mig_record *rec,
 	uint8_t hdr[MIG_HDR_LEN], tag[MIG_TAG_LEN];
 	uint32_t type, len, lo, hi;
 	bool first = !st->sender && st->rx.mac == NULL;
+	struct mig_hello hello;
 	int rc;
 
 	memset(rec, 0, sizeof(*rec));
@@ -939,21 +1065,19 @@ mig_stream_recv(struct mig_stream *st, struct mig_record *rec,
 	rec->payload = st->buf;
 
 	if (first) {
-		struct mig_hello h;
-
 		/* Magic and version first: their errors say more than a tag. */
-		if ((rc = mig_hello_decode(st->buf, len, &h, err)) < 0) {
+		if ((rc = mig_hello_decode(st->buf, len, &hello, err)) < 0) {
 			st->broken = true;
 			return rc;
 		}
-		rc = mig_chan_keys(st->token, st->token_len, h.salt, &st->rx,
-		    &st->tx, err);
+		rc = mig_chan_keys(st->token, st->token_len, hello.salt,
+		    &st->rx, &st->tx, err);
 		if (rc < 0) {
 			st->broken = true;
 			return rc;
 		}
 	}
-	rc = mig_chan_verify(&st->rx, type, st->buf, len, tag);
+	rc = mig_chan_open(&st->rx, type, st->buf, len, tag);
 	if (rc < 0) {
 		st->broken = true;
 		if (first) {
@@ -968,6 +1092,20 @@ mig_stream_recv(struct mig_stream *st, struct mig_record *rec,
 			    mig_rec_name(type), len);
 		}
 		return rc == -EACCES ? -EACCES : -EIO;
+	}
+	if (first && (hello.flags & MIG_HELLO_ENCRYPTED)) {
+		if ((rc = mig_chan_ciphers(st->token, st->token_len,
+		    hello.salt, &st->rx, &st->tx, err)) < 0) {
+			st->broken = true;
+			return rc;
+		}
+		st->encrypted = true;
+	} else if (first && st->encrypt) {
+		/* Authentic, so the sender's choice, not a stripped flag. */
+		st->broken = true;
+		ebb_err_set(err, "the sender does not encrypt the stream and "
+		    "this receiver requires it");
+		return -EACCES;
 	}
 	return 0;
 }

@@ -23,10 +23,22 @@
  * in constant time.  The token must be fresh per migration: it is the only
  * thing that tells this migration's stream from an old one.
  *
+ * Encryption is the sender's choice, told by HELLO's flag ENCRYPTED (HELLO
+ * itself is in clear, and tagged, so the flag cannot be stripped without
+ * the token): every later payload, both ways, is then AES-256-CTR
+ * ciphertext and the tags above are computed over it (encrypt-then-MAC;
+ * the header stays in clear, as the receiver bounds a record by its type
+ * and length before reading it).  The keys come from the same HKDF with
+ * info "ebb-migrate v1 s2r aes" / "... r2s aes"; a record's counter block
+ * is its seq (u64, big-endian) then 64 zero bits, so no two records of a
+ * direction share a key stream (a record is at most 2^20 blocks).  A
+ * receiver may require it: a HELLO without the flag is then refused.
+ *
  * Payloads (byte offsets; "u64" etc. little-endian; fixed sizes in []):
  *
  *   HELLO [56]	0 magic[8] "\x89EBBMIG\n", 8 u32 version (1),
- *		12 u32 flags (0), 16 salt[32], 48 u64 migration id
+ *		12 u32 flags (bit 0: ENCRYPTED; the others 0), 16 salt[32],
+ *		48 u64 migration id
  *   CONFIG	0 u64 npages, 8 u32 page size (4096), 12 u32 vcpus,
  *		16 vendor[16] (printable ASCII, NUL-padded), 32 u32 nfeat,
  *		36 u64 features[nfeat] (nfeat <= 32), then the JSON text
@@ -97,8 +109,11 @@ const char	*mig_rec_name(uint32_t type);
 
 /* ---- payloads ------------------------------------------------------------ */
 
+#define MIG_HELLO_ENCRYPTED	0x1u
+
 struct mig_hello {
 	uint32_t	version;
+	uint32_t	flags;		/* MIG_HELLO_* */
 	uint8_t		salt[MIG_SALT_LEN];
 	uint64_t	id;		/* given by the controller */
 };
@@ -198,9 +213,11 @@ int	mig_config_check_cpu(const struct mig_config *, const char *vendor,
 
 /* ---- the HMAC chain ---------------------------------------------------- */
 
-/* One direction's authentication state. */
+/* One direction's authentication (and encryption) state. */
 struct mig_chan {
 	void		*mac;		/* keyed EVP_MAC_CTX; NULL: no key */
+	void		*enc;		/* keyed EVP_CIPHER_CTX, AES-256-CTR;
+					   NULL: payloads in clear */
 	uint64_t	 seq;		/* number of the next record */
 	uint8_t		 prev[MIG_TAG_LEN];
 };
@@ -210,6 +227,13 @@ struct mig_chan {
  * sender -> receiver, r2s the way back.  0, -EINVAL (token length) or -EIO.
  */
 int	mig_chan_keys(const uint8_t *token, size_t token_len,
+	    const uint8_t salt[MIG_SALT_LEN], struct mig_chan *s2r,
+	    struct mig_chan *r2s, struct ebb_err *);
+/*
+ * After mig_chan_keys: derives both directions' encryption keys, so that
+ * mig_chan_seal_update encrypts and mig_chan_open decrypts.  0 or -EIO.
+ */
+int	mig_chan_ciphers(const uint8_t *token, size_t token_len,
 	    const uint8_t salt[MIG_SALT_LEN], struct mig_chan *s2r,
 	    struct mig_chan *r2s, struct ebb_err *);
 void	mig_chan_free(struct mig_chan *);
@@ -223,9 +247,15 @@ void	mig_chan_free(struct mig_chan *);
  */
 int	mig_chan_begin(struct mig_chan *, uint32_t type, uint32_t len);
 int	mig_chan_update(struct mig_chan *, const void *, size_t);
+/*
+ * update for payload bytes on their way out: encrypts them in place first
+ * when the chain encrypts.  The record must be sent from that buffer.
+ */
+int	mig_chan_seal_update(struct mig_chan *, void *, size_t);
 int	mig_chan_end(struct mig_chan *, uint8_t tag[MIG_TAG_LEN]);
 void	mig_chan_advance(struct mig_chan *, const uint8_t tag[MIG_TAG_LEN]);
-/* begin + update + end + advance in one call. */
+/* begin + update + end + advance in one call; not for a chain that
+   encrypts (-EINVAL: the payload is const). */
 int	mig_chan_seal(struct mig_chan *, uint32_t type, const void *payload,
 	    uint32_t len, uint8_t tag[MIG_TAG_LEN]);
 /*
@@ -233,6 +263,9 @@ int	mig_chan_seal(struct mig_chan *, uint32_t type, const void *payload,
  * only if it matches.  0 or -EACCES.
  */
 int	mig_chan_verify(struct mig_chan *, uint32_t type, const void *payload,
+	    uint32_t len, const uint8_t tag[MIG_TAG_LEN]);
+/* verify, then, on a chain that encrypts, decrypts payload in place. */
+int	mig_chan_open(struct mig_chan *, uint32_t type, void *payload,
 	    uint32_t len, const uint8_t tag[MIG_TAG_LEN]);
 
 /* ---- records over a socket ----------------------------------------------- */
@@ -248,6 +281,10 @@ struct mig_stream {
 	int		 cancel_fd;	/* -1: none */
 	int		 timeout_ms;
 	bool		 sender;
+	bool		 encrypt;	/* sender: encrypt (set before HELLO);
+					   receiver: refuse a stream that
+					   does not */
+	bool		 encrypted;	/* this stream's payloads are */
 	bool		 broken;	/* a read failed: read no more */
 	bool		 wbroken;	/* a write failed: send no more */
 	uint8_t		 token[MIG_TOKEN_MAX];
@@ -256,6 +293,9 @@ struct mig_stream {
 	/* The last record received: payload + 1 byte for a NUL. */
 	uint8_t		*buf;
 	size_t		 cap;
+	/* mig_stream_send's copy of a payload to encrypt. */
+	uint8_t		*wbuf;
+	size_t		 wcap;
 	/* Read-ahead, so that small records do not cost a syscall each. */
 	uint8_t		*rbuf;
 	size_t		 rpos, rend;
@@ -277,7 +317,8 @@ int	mig_stream_init(struct mig_stream *, int fd, bool sender,
 void	mig_stream_fini(struct mig_stream *);
 
 /*
- * Sender: picks a random salt, derives the keys and sends HELLO.
+ * Sender: picks a random salt, derives the keys and sends HELLO, with the
+ * flag ENCRYPTED when st->encrypt is set.
  */
 int	mig_stream_hello(struct mig_stream *, uint64_t id, struct ebb_err *);
 
@@ -289,7 +330,8 @@ int	mig_stream_send(struct mig_stream *, uint32_t type, const void *payload,
 	    uint32_t len, struct ebb_err *);
 /*
  * Sends a record whose tag the caller computed on st->tx with
- * mig_chan_begin/update/end; the chain advances once it is out in full.
+ * mig_chan_begin/seal_update/end; the chain advances once it is out in
+ * full.
  */
 int	mig_stream_write(struct mig_stream *, uint32_t type,
 	    const void *payload, uint32_t len, const uint8_t tag[MIG_TAG_LEN],
@@ -297,9 +339,10 @@ int	mig_stream_write(struct mig_stream *, uint32_t type,
 
 /*
  * Receives one record of a type this end may receive, bounded by its
- * type before the payload is read, and authenticated.  On a receiver the
- * first record must be HELLO: its salt gives the keys, then its tag is
- * checked.  Returns 0, -EBADMSG (framing), -EACCES (tag; rec still holds
+ * type before the payload is read, authenticated and, on an encrypted
+ * stream, decrypted.  On a receiver the first record must be HELLO: its
+ * salt gives the keys, then its tag is checked; st->encrypt refuses one
+ * without the flag ENCRYPTED (-EACCES).  Returns 0, -EBADMSG (framing), -EACCES (tag; rec still holds
  * the unverified record, for a diagnostic only), -EPROTONOSUPPORT,
  * -ECONNRESET (end of stream), -ETIMEDOUT, -ECANCELED or -errno.
  */

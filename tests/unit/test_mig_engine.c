@@ -474,6 +474,8 @@ struct relay {
 	int		 s, r;		/* our ends: sender's, receiver's */
 	int64_t		 flip_s2r, flip_r2s, cut_s2r;
 	uint64_t	 n_s2r, n_r2s;
+	const char	*needle;	/* looked for in each chunk s2r */
+	uint64_t	 needles;	/* chunks that held it */
 	pthread_t	 th;
 };
 
@@ -491,6 +493,9 @@ relay_move(struct relay *rl, int from, int to, uint64_t *count, int64_t flip,
 	if (flip >= 0 && (uint64_t)flip >= *count &&
 	    (uint64_t)flip < *count + (uint64_t)n)
 		buf[flip - (int64_t)*count] ^= 0x20;
+	if (rl->needle != NULL && from == rl->s &&
+	    memmem(buf, (size_t)n, rl->needle, strlen(rl->needle)) != NULL)
+		rl->needles++;
 	if (cut >= 0 && *count + (uint64_t)n >= (uint64_t)cut) {
 		n = cut - (int64_t)*count;
 		cut = -2;
@@ -552,6 +557,7 @@ struct run {
 	uint64_t		 rid;
 	int			 sfd, rfd;	/* the engines' ends */
 	bool			 use_relay, use_tcp;
+	bool			 encrypt, require_enc;
 	struct relay		 relay;
 	struct mig_sender	*s;
 	struct mig_receiver	*r;
@@ -605,6 +611,7 @@ run_sender_new(struct run *m, int fd)
 		.id = 7,
 		.config = &src_config,
 		.limits = m->lim,
+		.encrypt = m->encrypt,
 		.ops = &src_ops,
 		.arg = m->src,
 	};
@@ -622,6 +629,7 @@ run_receiver_new(struct run *m, int fd)
 		.token_len = sizeof(TOKEN) - 1,
 		.id = m->rid,
 		.io_timeout_ms = m->lim.io_timeout_ms,
+		.require_encryption = m->require_enc,
 		.ops = &dst_ops,
 		.arg = &m->dst,
 	};
@@ -1146,6 +1154,108 @@ test_corrupt_byte(void **state)
 	src_free(vm);
 }
 
+/* Writes `mark` at the start of every page that holds data. */
+static void
+plant(struct src_vm *vm, const char *mark)
+{
+	for (size_t p = 0; p < vm->npages; p++) {
+		uint8_t *pg = vm->mem + p * PS;
+
+		if (pg[0] != 0)
+			memcpy(pg, mark, strlen(mark));
+	}
+}
+
+/*
+ * An encrypted migration: the same memory arrives while the VM writes,
+ * and the marker every data page carries crosses the wire only in the
+ * run in clear.  A flipped byte still fails it; a target that requires
+ * encryption refuses a source that does not, before touching memory.
+ */
+static void
+test_encrypted(void **state)
+{
+	static const char mark[] = "EBB-PLAINTEXT-MARKER";
+	struct src_vm *vm = src_new(16 * MiB, 40, 21);
+	struct run m;
+
+	(void)state;
+	plant(vm, mark);
+	for (int enc = 0; enc < 2; enc++) {
+		run_init(&m, vm);
+		m.use_relay = true;
+		m.relay.needle = mark;
+		m.encrypt = enc;
+		m.require_enc = enc;
+		vm->npause = 0;
+		vm->running = true;
+		run_start(&m);
+		run_wait(&m);
+		assert_migrated(&m);
+		assert_int_equal(m.sst.encrypted, enc);
+		assert_int_equal(m.rst.encrypted, enc);
+		print_message("  %s: %.1f MiB on the wire, marker in %llu "
+		    "chunks\n", enc ? "encrypted" : "in clear",
+		    (double)m.sst.bytes / MiB,
+		    (unsigned long long)m.relay.needles);
+		if (enc)
+			assert_int_equal(m.relay.needles, 0);
+		else
+			assert_true(m.relay.needles > 0);
+		run_fini(&m);
+	}
+
+	/* While the VM writes (several rounds), encrypted. */
+	run_init(&m, vm);
+	m.encrypt = true;
+	vm->npause = 0;
+	vm->running = true;
+	src_writer(vm, 3000, 0, 1024, false);
+	run_start(&m);
+	run_wait(&m);
+	assert_migrated(&m);
+	assert_true(m.sst.rounds >= 2);
+	print_stats("encrypted, VM writing", &m);
+	run_fini(&m);
+	src_free(vm);
+
+	vm = src_new(2 * MiB, 50, 22);
+	/* Flipped bytes: HELLO's tag, CONFIG, a RAM record, late. */
+	static const int64_t offs[] = { 70, 110, 5000, 300000 };
+	for (size_t i = 0; i < EBB_NITEMS(offs); i++) {
+		run_init(&m, vm);
+		m.use_relay = true;
+		m.encrypt = true;
+		m.relay.flip_s2r = offs[i];
+		m.lim.io_timeout_ms = 1000;
+		m.lim.ack_timeout_ms = 1000;
+		vm->npause = 0;
+		vm->running = true;
+		run_start(&m);
+		run_wait(&m);
+		assert_source_kept(&m);
+		assert_int_equal(m.dst.nstart, 0);
+		run_fini(&m);
+	}
+
+	/* The target requires it, the source sends in clear. */
+	run_init(&m, vm);
+	m.require_enc = true;
+	vm->npause = 0;
+	vm->running = true;
+	run_start(&m);
+	run_wait(&m);
+	assert_source_kept(&m);
+	assert_int_equal(m.dst_rc, -EACCES);
+	assert_null(m.dst.mem);
+	if (strstr(m.rerr.msg, "requires it") == NULL)
+		fail_msg("target: \"%s\"", m.rerr.msg);
+	if (strstr(m.serr.msg, "requires it") == NULL)
+		fail_msg("source not told why: \"%s\"", m.serr.msg);
+	run_fini(&m);
+	src_free(vm);
+}
+
 /* 16 MiB of data at 40 MB/s: within 30 %. */
 static void
 test_bandwidth(void **state)
@@ -1367,7 +1477,8 @@ measure_raw(struct src_vm *vm, uint8_t *sink)
  * before (a VMM that populates its guests' memory up front).
  */
 static double
-measure_mig(struct src_vm **vms, int nstreams, bool prefault, double *wire)
+measure_mig(struct src_vm **vms, int nstreams, bool prefault, bool encrypt,
+    double *wire)
 {
 	struct run m[2];
 	uint64_t t0, t, bytes = 0, size = 0;
@@ -1375,6 +1486,7 @@ measure_mig(struct src_vm **vms, int nstreams, bool prefault, double *wire)
 	for (int i = 0; i < nstreams; i++) {
 		run_init(&m[i], vms[i]);
 		m[i].use_tcp = true;
+		m[i].encrypt = encrypt;
 		m[i].dst.preset = true;
 		m[i].dst.size = vms[i]->size;
 		m[i].dst.mem = map(vms[i]->size);
@@ -1410,7 +1522,7 @@ cmp_double(const void *a, const void *b)
 /*
  * The throughput of a 256 MiB guest, 75 % of its pages non-zero, over TCP
  * loopback: raw TCP, one stream (fresh and pre-faulted target memory),
- * two streams of half the memory each.  EBB_MIG_MEASURE_REPS repeats it
+ * two streams of half the memory each, one encrypted stream.  EBB_MIG_MEASURE_REPS repeats it
  * (this machine is shared and noisy: look at the best and the median).
  */
 static void
@@ -1424,13 +1536,14 @@ test_measure(void **state)
 	const char *env = getenv("EBB_MIG_MEASURE_REPS");
 	int reps = env != NULL ? EBB_MAX(1, EBB_MIN(atoi(env), 50)) : 1;
 	struct src_vm *vm = src_new(size, 75, 15), *half[2];
-	double r[4][50], wire[4][50];
+	double r[5][50], wire[5][50];
 	uint8_t *sink = map(size);
 	static const char *const what[] = {
 		"raw TCP loopback, no HMAC",
 		"one stream, fresh target memory",
 		"one stream, pre-faulted target memory",
 		"two streams, pre-faulted target memory",
+		"one stream, encrypted, pre-faulted",
 	};
 
 	(void)state;
@@ -1443,11 +1556,12 @@ test_measure(void **state)
 	for (int k = 0; k < reps; k++) {
 		r[0][k] = measure_raw(vm, sink);
 		wire[0][k] = r[0][k];
-		r[1][k] = measure_mig(&vm, 1, false, &wire[1][k]);
-		r[2][k] = measure_mig(&vm, 1, true, &wire[2][k]);
-		r[3][k] = measure_mig(half, 2, true, &wire[3][k]);
+		r[1][k] = measure_mig(&vm, 1, false, false, &wire[1][k]);
+		r[2][k] = measure_mig(&vm, 1, true, false, &wire[2][k]);
+		r[3][k] = measure_mig(half, 2, true, false, &wire[3][k]);
+		r[4][k] = measure_mig(&vm, 1, true, true, &wire[4][k]);
 	}
-	for (int w = 0; w < 4; w++) {
+	for (int w = 0; w < 5; w++) {
 		double med, best;
 
 		qsort(r[w], (size_t)reps, sizeof(double), cmp_double);
@@ -1480,6 +1594,7 @@ main(void)
 		cmocka_unit_test(test_receiver_killed),
 		cmocka_unit_test(test_receiver_killed_in_start),
 		cmocka_unit_test(test_corrupt_byte),
+		cmocka_unit_test(test_encrypted),
 		cmocka_unit_test(test_bandwidth),
 		cmocka_unit_test(test_auto_converge),
 		cmocka_unit_test(test_forced),

@@ -96,6 +96,17 @@ test_hello(void **state)
 	buf[13] = 1;
 	assert_int_equal(mig_hello_decode(buf, sizeof(buf), &d, &err),
 	    -EBADMSG);
+	buf[13] = 0;
+	assert_int_equal(d.flags, 0);
+	h.flags = MIG_HELLO_ENCRYPTED;
+	assert_int_equal(mig_hello_encode(&h, buf), MIG_HELLO_LEN);
+	assert_int_equal(buf[12], 1);
+	assert_int_equal(mig_hello_decode(buf, sizeof(buf), &d, &err), 0);
+	assert_int_equal(d.flags, MIG_HELLO_ENCRYPTED);
+	buf[12] = 3;
+	assert_int_equal(mig_hello_decode(buf, sizeof(buf), &d, &err),
+	    -EBADMSG);
+	assert_non_null(strstr(err.msg, "flags 0x3 unknown"));
 }
 
 static void
@@ -420,6 +431,104 @@ test_chain_independent(void **state)
 }
 
 static void
+hkdf(const char *info, const uint8_t salt[MIG_SALT_LEN], uint8_t key[32])
+{
+	EVP_PKEY_CTX *k = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t kl = 32;
+
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_derive_init(k), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_hkdf_md(k, EVP_sha256()), 1);
+	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_salt(k, salt, MIG_SALT_LEN),
+	    1);
+	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_key(k, TOKEN,
+	    sizeof(TOKEN) - 1), 1);
+	assert_int_equal(EVP_PKEY_CTX_add1_hkdf_info(k,
+	    (const unsigned char *)info, (int)strlen(info)), 1);
+	assert_int_equal(EVP_PKEY_derive(k, key, &kl), 1);
+	EVP_PKEY_CTX_free(k);
+}
+
+/*
+ * An encrypted record, computed from mig_stream.h's description with
+ * OpenSSL's one-shot AES-256-CTR and HMAC: ciphertext and tag equal the
+ * library's, and the receiving chain gives the plaintext back.
+ */
+static void
+test_chain_encrypt_independent(void **state)
+{
+	static const char text[] = "a page of guest memory, in clear";
+	uint8_t salt[MIG_SALT_LEN], ekey[32], mkey[32], iv[16] = { 0 };
+	uint8_t want_ct[sizeof(text)], ct[sizeof(text)], msg[16 +
+	    sizeof(text) + MIG_TAG_LEN], want[32], got[MIG_TAG_LEN];
+	unsigned int wl = 0;
+	struct chain tx, rx;
+	struct ebb_err err;
+	EVP_CIPHER_CTX *c;
+	int n = 0;
+
+	(void)state;
+	memset(salt, 9, sizeof(salt));
+	hkdf("ebb-migrate v1 s2r aes", salt, ekey);
+	hkdf("ebb-migrate v1 s2r", salt, mkey);
+	chain_open(&tx, TOKEN, sizeof(TOKEN) - 1, 9);
+	chain_open(&rx, TOKEN, sizeof(TOKEN) - 1, 9);
+	assert_int_equal(mig_chan_ciphers(TOKEN, sizeof(TOKEN) - 1, salt,
+	    &tx.s2r, &tx.r2s, &err), 0);
+	assert_int_equal(mig_chan_ciphers(TOKEN, sizeof(TOKEN) - 1, salt,
+	    &rx.s2r, &rx.r2s, &err), 0);
+	/* A const payload cannot be encrypted in place. */
+	assert_int_equal(mig_chan_seal(&tx.s2r, MIG_REC_STATE, "x", 1, got),
+	    -EINVAL);
+
+	for (uint64_t seq = 0; seq < 2; seq++) {
+		/* Counter block: seq, big-endian, then 64 zero bits. */
+		iv[7] = (uint8_t)seq;
+		assert_non_null(c = EVP_CIPHER_CTX_new());
+		assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_ctr(), NULL,
+		    ekey, iv), 1);
+		assert_int_equal(EVP_EncryptUpdate(c, want_ct, &n,
+		    (const uint8_t *)text, sizeof(text)), 1);
+		EVP_CIPHER_CTX_free(c);
+		/* Tagged over the ciphertext, chained as in clear. */
+		mig_put_u64(msg, seq);
+		mig_put_u32(msg + 8, MIG_REC_STATE);
+		mig_put_u32(msg + 12, sizeof(text));
+		memcpy(msg + 16, want_ct, sizeof(text));
+		if (seq == 0)
+			memset(msg + 16 + sizeof(text), 0, MIG_TAG_LEN);
+		else
+			memcpy(msg + 16 + sizeof(text), got, MIG_TAG_LEN);
+		assert_non_null(HMAC(EVP_sha256(), mkey, 32, msg, sizeof(msg),
+		    want, &wl));
+
+		memcpy(ct, text, sizeof(text));
+		assert_int_equal(mig_chan_begin(&tx.s2r, MIG_REC_STATE,
+		    sizeof(text)), 0);
+		/* In two pieces, as the engine feeds a RAM record. */
+		assert_int_equal(mig_chan_seal_update(&tx.s2r, ct, 5), 0);
+		assert_int_equal(mig_chan_seal_update(&tx.s2r, ct + 5,
+		    sizeof(text) - 5), 0);
+		assert_int_equal(mig_chan_end(&tx.s2r, got), 0);
+		mig_chan_advance(&tx.s2r, got);
+		assert_memory_equal(ct, want_ct, sizeof(text));
+		assert_memory_equal(got, want, MIG_TAG_LEN);
+
+		/* A flipped bit of ciphertext: refused, nothing decrypted. */
+		ct[3] ^= 0x10;
+		assert_int_equal(mig_chan_open(&rx.s2r, MIG_REC_STATE, ct,
+		    sizeof(text), got), -EACCES);
+		assert_int_equal(ct[3], want_ct[3] ^ 0x10);
+		ct[3] ^= 0x10;
+		assert_int_equal(mig_chan_open(&rx.s2r, MIG_REC_STATE, ct,
+		    sizeof(text), got), 0);
+		assert_memory_equal(ct, text, sizeof(text));
+	}
+	chain_close(&tx);
+	chain_close(&rx);
+}
+
+static void
 test_chain_tamper(void **state)
 {
 	struct chain tx, rx, other;
@@ -622,6 +731,102 @@ test_stream_wrong_token(void **state)
 	pair_close(&p);
 }
 
+/* Moves what is in fd `from` (the sender's stream) to fd `to`. */
+static size_t
+relay(int from, int to, uint8_t *buf, size_t cap, bool flip_last_payload)
+{
+	ssize_t n = recv(from, buf, cap, MSG_DONTWAIT);
+
+	assert_true(n > 0);
+	if (flip_last_payload)
+		buf[n - MIG_TAG_LEN - 1] ^= 1;
+	assert_int_equal(write(to, buf, (size_t)n), n);
+	return (size_t)n;
+}
+
+static bool
+holds(const uint8_t *buf, size_t n, const char *s)
+{
+	size_t l = strlen(s);
+
+	for (size_t i = 0; i + l <= n; i++)
+		if (memcmp(buf + i, s, l) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * An encrypted stream: the sender's choice, followed by a receiver that
+ * does not require it and demanded by one that does.  What crosses the
+ * wire holds no plaintext; a flipped bit fails authentication; a
+ * receiver that requires encryption refuses a sender that does not.
+ */
+static void
+test_stream_encrypted(void **state)
+{
+	static const char secret[] = "SECRET-GUEST-PAGE: 4f1c2d9e";
+	uint8_t wire[4096], ack[MIG_ACK_LEN] = { 0 };
+	struct pair p, q;
+	struct mig_record rec;
+	size_t n;
+
+	(void)state;
+	for (int require = 0; require < 2; require++) {
+		/* p: sender -> test; q: test -> receiver (q.tx unused). */
+		pair_open(&p, TOKEN, 2000);
+		pair_open(&q, TOKEN, 2000);
+		p.tx.encrypt = true;
+		q.rx.encrypt = require;
+		assert_int_equal(mig_stream_hello(&p.tx, 7, &p.err), 0);
+		assert_true(p.tx.encrypted);
+		assert_int_equal(mig_stream_send(&p.tx, MIG_REC_STATE, secret,
+		    sizeof(secret) - 1, &p.err), 0);
+		n = relay(p.sv[1], q.sv[0], wire, sizeof(wire), false);
+		assert_int_equal(n, (8 + 56 + 32) + (8 + sizeof(secret) - 1 +
+		    32));
+		assert_false(holds(wire, n, "SECRET"));
+		assert_true(holds(wire, n, "EBBMIG"));	/* HELLO in clear */
+		assert_int_equal(mig_stream_recv(&q.rx, &rec, &q.err), 0);
+		assert_int_equal(rec.type, MIG_REC_HELLO);
+		assert_true(q.rx.encrypted);
+		assert_int_equal(mig_stream_recv(&q.rx, &rec, &q.err), 0);
+		assert_int_equal(rec.type, MIG_REC_STATE);
+		assert_memory_equal(rec.payload, secret, sizeof(secret) - 1);
+		assert_int_equal(rec.payload[rec.len], 0);
+
+		/* The answer is encrypted too (r2s), and read back. */
+		memcpy(ack, "ACK-SECRET", 10);
+		assert_int_equal(mig_stream_send(&q.rx, MIG_REC_ACK, ack,
+		    sizeof(ack), &q.err), 0);
+		n = relay(q.sv[0], p.sv[1], wire, sizeof(wire), false);
+		assert_false(holds(wire, n, "ACK-SECRET"));
+		assert_int_equal(mig_stream_recv(&p.tx, &rec, &p.err), 0);
+		assert_int_equal(rec.type, MIG_REC_ACK);
+		assert_memory_equal(rec.payload, "ACK-SECRET", 10);
+
+		/* One flipped bit of ciphertext. */
+		assert_int_equal(mig_stream_send(&p.tx, MIG_REC_STATE, secret,
+		    sizeof(secret) - 1, &p.err), 0);
+		relay(p.sv[1], q.sv[0], wire, sizeof(wire), true);
+		assert_int_equal(mig_stream_recv(&q.rx, &rec, &q.err),
+		    -EACCES);
+		assert_non_null(strstr(q.err.msg, "failed authentication"));
+		pair_close(&p);
+		pair_close(&q);
+	}
+
+	/* A receiver that requires encryption, a sender that does not. */
+	pair_open(&p, TOKEN, 2000);
+	p.rx.encrypt = true;
+	assert_int_equal(mig_stream_hello(&p.tx, 8, &p.err), 0);
+	assert_false(p.tx.encrypted);
+	assert_int_equal(mig_stream_recv(&p.rx, &rec, &p.err), -EACCES);
+	assert_non_null(strstr(p.err.msg, "does not encrypt the stream and "
+	    "this receiver requires it"));
+	assert_false(p.rx.encrypted);
+	pair_close(&p);
+}
+
 static void
 test_stream_refusals(void **state)
 {
@@ -739,10 +944,12 @@ main(void)
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_check_cpu),
 		cmocka_unit_test(test_chain_independent),
+		cmocka_unit_test(test_chain_encrypt_independent),
 		cmocka_unit_test(test_chain_tamper),
 		cmocka_unit_test(test_chain_token_len),
 		cmocka_unit_test(test_stream_roundtrip),
 		cmocka_unit_test(test_stream_wrong_token),
+		cmocka_unit_test(test_stream_encrypted),
 		cmocka_unit_test(test_stream_refusals),
 		cmocka_unit_test(test_stream_truncated_timeout_cancel),
 	};
