@@ -28,16 +28,14 @@
  *  - the hold across a restart of the controller: still held, not
  *    switched off, until a clear; not held again after the clear;
  *  - a restart while B is powering-on: B stays powering-on, is not
- *    switched on twice, and its hello ends the power-on decision "done"
- *    (FAILS today: the decision stays "pending", see the test);
+ *    switched on twice, and its hello ends the power-on decision "done";
  *  - a host the configuration does not list: its hello refused with an
  *    error naming the fix and the connection closed, logged once however
  *    often it retries (hosts listed); added by hello when the
  *    configuration lists none, or lists some and says
  *    "unlisted_hosts": "accept";
  *  - a Wake-on-LAN host without an off command: refused by the
- *    configuration, or not decided for power-off over and over (FAILS
- *    today: one failed power-off decision per round, see the test).
+ *    configuration, or not decided for power-off over and over.
  *
  * The child's stderr (the controller's log) goes to DIR/controller.log and
  * is printed when a wait times out.
@@ -898,10 +896,9 @@ test_power_held_across_restart(void **state)
 /*
  * The controller stops while B is powering-on, and starts again on the
  * same journal: B is still powering-on (not switched on a second time),
- * and when B says hello the power-on decision ends "done".  FAILS today:
- * resume() (controller/ctl_jnl.c) restores the state but not the host's
- * power_decision / power_action, so on_hello() and the boot timeout have
- * no decision to end and it stays "pending" for ever.
+ * and when B says hello the power-on decision ends "done": resume()
+ * (controller/ctl_jnl.c) restores the host's power_decision and
+ * power_action with its state, or the decision would stay "pending".
  */
 static void
 test_power_on_across_restart(void **state)
