@@ -707,6 +707,9 @@ mig_send_run(struct mig_sender *s, struct mig_stats *stats,
 	s->ran = true;
 
 	SET(&s->prog, phase, MIG_PHASE_SETUP);
+	if (s->p.sandbox != NULL &&
+	    (rc = mig_sandbox_enter(s->p.sandbox, err)) < 0)
+		goto fail;
 	if ((rc = mig_stream_hello(&s->st, s->p.id, err)) < 0)
 		goto fail;
 	buf = ebb_malloc(mig_config_len(&s->config));
@@ -1151,6 +1154,9 @@ mig_recv_run(struct mig_receiver *r, struct mig_stats *stats,
 	}
 	r->ran = true;
 	SET(&r->prog, phase, MIG_PHASE_SETUP);
+	if (r->p.sandbox != NULL &&
+	    (rc = mig_sandbox_enter(r->p.sandbox, err)) < 0)
+		goto fail;
 
 	/* HELLO: the stream checks magic, version and our token. */
 	if ((rc = mig_stream_recv(&r->st, &rec, err)) < 0)

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "ebb.h"
+#include "mig_sandbox.h"
 #include "mig_stream.h"
 
 struct mig_limits {
@@ -130,6 +131,10 @@ struct mig_send_params {
 	struct mig_limits	 limits;
 	bool			 encrypt;	/* AES-256-CTR under the
 						   HMAC chain (mig_stream.h) */
+	/* Non-NULL: mig_send_run() confines its thread with it first
+	   (mig_sandbox.h), the callbacks' needs listed; kept by the caller
+	   until then. */
+	const struct mig_sandbox *sandbox;
 	const struct mig_send_ops *ops;
 	void			*arg;
 };
@@ -185,6 +190,9 @@ struct mig_recv_params {
 	uint32_t		 io_timeout_ms;	/* sender silent: fail */
 	bool			 require_encryption; /* refuse a stream
 						   in clear */
+	/* As the sender's: confines mig_recv_run()'s thread before it
+	   reads a byte of the stream. */
+	const struct mig_sandbox *sandbox;
 	const struct mig_recv_ops *ops;
 	void			*arg;
 };
