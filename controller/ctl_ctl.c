@@ -1198,6 +1198,13 @@ note_why(struct ctl *c, const struct pol_plan *pl, bool window_open)
 			snprintf(w->text, sizeof(w->text), "not managed in its "
 			    "state");
 			break;
+		case POL_NOTE_WAKE_DEFERRED:
+			snprintf(w->text, sizeof(w->text), "overloaded, and VM "
+			    "%s fits only on a host that is off: none is woken "
+			    "until the overload has lasted %d samples", n->vm >=
+			    0 && n->vm < c->nvms ? c->vms[n->vm].id : "?",
+			    c->policy.power.wake_after_samples);
+			break;
 		}
 	}
 	if (!window_open)

@@ -202,6 +202,29 @@ pol_overloaded(const struct pol_policy *p, const struct pol_fleet *f, int h)
 }
 
 bool
+pol_overloaded_for(const struct pol_policy *p, const struct pol_fleet *f,
+    int h, int samples)
+{
+	struct det_in in, past;
+
+	det_gather(f, h, -1, NULL, 0, &in);
+	if (!detect(p, &in))
+		return false;
+	for (int s = 1; s < samples; s++) {
+		if (in.n <= s)
+			return false;
+		past = in;
+		memmove(past.hist, in.hist + s, (size_t)(in.n - s) *
+		    sizeof(double));
+		past.n = in.n - s;
+		past.req_util = in.hist[s];
+		if (!detect(p, &past))
+			return false;
+	}
+	return true;
+}
+
+bool
 pol_overloaded_with(const struct pol_policy *p, const struct pol_fleet *f,
     int h, int vm)
 {

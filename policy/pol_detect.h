@@ -17,6 +17,16 @@ bool	pol_overloaded(const struct pol_policy *, const struct pol_fleet *,
 	    int host);
 
 /*
+ * Whether the detector, judging the host's VMs as they are listed now,
+ * finds it overloaded at each of the newest `samples` points of their
+ * history: now, and with the history as it stood 1 .. samples - 1 samples
+ * ago (the utilization then standing for the demand).  A history too
+ * short to look back that far is not a sustained overload.
+ */
+bool	pol_overloaded_for(const struct pol_policy *, const struct pol_fleet *,
+	    int host, int samples);
+
+/*
  * Whether it would be overloaded with vm added at the end of its list
  * (CloudSim's isHostOverUtilizedAfterAllocation).
  */

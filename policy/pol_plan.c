@@ -86,6 +86,8 @@ pol_note_name(enum pol_note_kind k)
 		return "min-hosts";
 	case POL_NOTE_NOT_MANAGED:
 		return "not-managed";
+	case POL_NOTE_WAKE_DEFERRED:
+		return "wake-deferred";
 	}
 	return "invalid";
 }
@@ -240,9 +242,17 @@ plan_move(struct pol_plan *pl, const struct pol_fleet *f, struct pol_round *r,
 	plan_moved(pl, f, r, vm, to, why);
 }
 
+/* over[] of an overloaded host: sustained, or too young to wake a host. */
+#define OVER_SUSTAINED	1
+#define OVER_YOUNG	2
+
 /*
  * Step 1 and 2: find overloaded hosts and take VMs off each until it is
- * not overloaded any more.  Returns the VMs taken (caller frees).
+ * not overloaded any more.  Returns the VMs taken (caller frees).  With
+ * power.wake_after_samples > 1 an overload the detector has not seen for
+ * that many samples is marked young: its VMs may go to running hosts, but
+ * no host is woken for them (a spike that passes before the host boots
+ * costs a boot and a switch-off for nothing).
  */
 static int *
 relieve_overloaded(struct pol_round *r, struct ebb_rand *rng,
@@ -255,8 +265,11 @@ relieve_overloaded(struct pol_round *r, struct ebb_rand *rng,
 	for (int h = 0; h < w->nhosts; h++) {
 		if (w->hosts[h].state != POL_HOST_ON || w->hosts[h].nslots == 0)
 			continue;
-		if (pol_round_overloaded(r, h, NULL))
-			over[h] = 1;
+		if (!pol_round_overloaded(r, h, NULL))
+			continue;
+		over[h] = p->power.wake_after_samples <= 1 ||
+		    pol_overloaded_for(p, w, h, p->power.wake_after_samples) ?
+		    OVER_SUSTAINED : OVER_YOUNG;
 	}
 	for (int h = 0; h < w->nhosts; h++) {
 		if (!over[h])
@@ -662,35 +675,93 @@ cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Puts the VMs of young overloads after the others, each group in the
+ * order it had (by demand).  Returns how many come first.
+ */
+static int
+young_last(const struct pol_fleet *f, const unsigned char *over, int *vms,
+    int n)
+{
+	int *young = ebb_reallocarray(NULL, EBB_MAX(n, 1), sizeof(*young));
+	int nsus = 0, ny = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (over[f->vms[vms[i]].host] == OVER_YOUNG)
+			young[ny++] = vms[i];
+		else
+			vms[nsus++] = vms[i];
+	}
+	memcpy(vms + nsus, young, (size_t)ny * sizeof(*vms));
+	free(young);
+	return nsus;
+}
+
+/*
+ * For the VMs of young overloads: no target among the hosts that are off
+ * and not woken already for a sustained overload's VMs.  Returns the new
+ * exclusions (caller frees) and whether any host is left out for that.
+ */
+static unsigned char *
+exclude_asleep(const struct pol_fleet *w, const unsigned char *over,
+    const struct pol_plan *pl, bool *any)
+{
+	unsigned char *x = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
+
+	memcpy(x, over, (size_t)w->nhosts);
+	for (int h = 0; h < w->nhosts; h++)
+		if (w->hosts[h].state == POL_HOST_OFF)
+			x[h] = 2;
+	for (int i = 0; i < pl->nacts; i++)
+		if (pl->acts[i].kind == POL_ACT_MIGRATE &&
+		    x[pl->acts[i].to] == 2)
+			x[pl->acts[i].to] = 0;	/* waking anyway */
+	*any = false;
+	for (int h = 0; h < w->nhosts; h++)
+		if (x[h] == 2 && !over[h])
+			*any = true;
+	return x;
+}
+
 void
 pol_plan_round_ws(const struct pol_policy *p, const struct pol_fleet *f,
     struct ebb_rand *rng, struct pol_ws *ws, struct pol_plan *pl)
 {
 	struct pol_round *r = ws_round(ws);
 	struct pol_fleet *w = ws_copy(r, f);
-	unsigned char *over;
-	int *vms, n, nleft = 0;
+	unsigned char *over, *asleep = NULL;
+	int *vms, n, nleft = 0, nsus;
+	bool deferred = false;
 
 	round_init(r, p, w, ws->find, INT_MAX);
 	over = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
 
 	vms = relieve_overloaded(r, rng, over, &n, pl);
 	sort_by_demand(w, vms, n);
+	nsus = p->power.wake_after_samples > 1 ? young_last(f, over, vms, n) :
+	    n;
 	r->excluded = over;
 	pol_place_reindex(r);
 	for (int i = 0; i < n; i++) {
-		int to = pol_place_find(r, vms[i]);
+		int to;
 
-		if (to < 0) {
+		if (i == nsus) {
+			asleep = exclude_asleep(w, over, pl, &deferred);
+			r->excluded = asleep;
+			pol_place_reindex(r);
+		}
+		if ((to = pol_place_find(r, vms[i])) < 0) {
 			/* It stays where it is; the host stays overloaded. */
-			plan_note(pl, POL_NOTE_NO_TARGET, f->vms[vms[i]].host,
-			    vms[i]);
+			plan_note(pl, i >= nsus && deferred ?
+			    POL_NOTE_WAKE_DEFERRED : POL_NOTE_NO_TARGET,
+			    f->vms[vms[i]].host, vms[i]);
 			vms[nleft++] = vms[i];
 			continue;
 		}
 		plan_move(pl, f, r, vms[i], to, POL_WHY_OVERLOAD);
 	}
 	r->excluded = NULL;
+	free(asleep);
 
 	/*
 	 * VMs that found no target go back where they were, in VM order.

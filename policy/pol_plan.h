@@ -44,6 +44,9 @@ enum pol_note_kind {
 	POL_NOTE_RESERVE,	/* empty host kept on as reserve */
 	POL_NOTE_MIN_HOSTS,	/* empty host kept on: minimum hosts on */
 	POL_NOTE_NOT_MANAGED,	/* host in a state the policy leaves alone */
+	POL_NOTE_WAKE_DEFERRED,	/* overloaded, `vm` fits only on a host to
+				   wake, and the overload is younger than
+				   power.wake_after_samples */
 };
 
 struct pol_note {

@@ -139,6 +139,7 @@ static const struct pol_key pol_keys[] = {
 	POL_BOOL(power.switch_off_empty, true),
 	POL_INTEGER(power.reserve_hosts, 0, POL_HOSTS_MAX, 0),
 	POL_INTEGER(power.min_hosts_on, 0, POL_HOSTS_MAX, 0),
+	POL_INTEGER(power.wake_after_samples, 1, POL_HIST_MAX, 1),
 };
 
 /* ---- the table --------------------------------------------------------- */

@@ -88,6 +88,10 @@ struct pol_policy {
 		bool	switch_off_empty;
 		int	reserve_hosts;	 /* empty hosts kept on for bursts */
 		int	min_hosts_on;
+		int	wake_after_samples; /* an overload wakes a host only
+					    once the detector has said so at
+					    this many samples in a row (1:
+					    at once, as CloudSim) */
 	} power;
 };
 

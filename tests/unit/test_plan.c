@@ -408,6 +408,7 @@ random_policy(struct ebb_rand *r, const struct pol_fleet *f,
 	p->power.switch_off_empty = !chance(r, 8);
 	p->power.reserve_hosts = pick(r, 3);
 	p->power.min_hosts_on = chance(r, 4) ? pick(r, f->nhosts + 1) : 0;
+	p->power.wake_after_samples = chance(r, 3) ? 2 + pick(r, 3) : 1;
 }
 
 /* ---- applying a plan ----------------------------------------------------- */
@@ -1570,6 +1571,121 @@ test_wake_off_host(void **state EBB_UNUSED)
 	pol_fleet_free(&f);
 }
 
+/* Sets a VM's history, newest first. */
+static void
+hist_set(struct pol_fleet *f, int vm, int n, const double *h)
+{
+	f->vms[vm].nhist = n;
+	memcpy(f->vms[vm].hist, h, (size_t)n * sizeof(*h));
+}
+
+/*
+ * power.wake_after_samples: test_wake_off_host's fleet, h0's overload a
+ * spike (its VMs at 0.5, 0.5, then 0.9).  At 1 the spike wakes h3 as
+ * before; at 3 it is young: B goes to a running host with room, and when
+ * none has room nothing is woken and the note says why.  A history that
+ * has been over for 3 samples, or a sustained overload elsewhere that
+ * wakes h3 anyway, lets it be used; no other host is woken for the young.
+ */
+static void
+test_wake_after_samples(void **state EBB_UNUSED)
+{
+	static const double spike[] = { 0.9, 0.5, 0.5 }, held[] = { 0.9, 0.9,
+	    0.9 };
+	struct pol_policy p;
+	struct pol_fleet f;
+	struct pol_plan pl;
+	int a, b, c, d, h3, h4, h5;
+
+	thr_policy(&p);
+	p.underload.enabled = false;
+	relief_fleet(&f, &a, &b);
+	h3 = host_new(&f, 2, 1000, &lin120);
+	f.hosts[h3].state = POL_HOST_OFF;
+	hist_set(&f, a, 3, spike);
+	hist_set(&f, b, 3, spike);
+	plan(&p, &f, &pl);
+	assert_int_equal(pl.nacts, 2);
+	assert_act(&pl, 0, POL_ACT_POWER_ON, -1, -1, -1, h3);
+	assert_act(&pl, 1, POL_ACT_MIGRATE, b, 0, h3, -1);
+	pol_plan_free(&pl);
+
+	/* Young: the cheapest running host instead (h1, as without h3). */
+	p.power.wake_after_samples = 3;
+	plan(&p, &f, &pl);
+	assert_int_equal(pl.noverloaded, 1);
+	assert_int_equal(pl.nacts, 1);
+	assert_act(&pl, 0, POL_ACT_MIGRATE, b, 0, 1, -1);
+	pol_plan_free(&pl);
+
+	/* No running host has room (each at 0.45 + B's 0.45 > 0.8). */
+	f.vms[f.hosts[1].slots[0].vm].req_mips = 900;
+	f.vms[f.hosts[2].slots[0].vm].req_mips = 900;
+	pol_host_realloc(&f, 1);
+	pol_host_realloc(&f, 2);
+	set_utils(&f);
+	plan(&p, &f, &pl);
+	assert_int_equal(pl.nacts, 0);
+	assert_int_equal(pl.nnotes, 1);
+	assert_int_equal(pl.notes[0].kind, POL_NOTE_WAKE_DEFERRED);
+	assert_int_equal(pl.notes[0].host, 0);
+	assert_int_equal(pl.notes[0].vm, b);
+	assert_string_equal(pol_note_name(pl.notes[0].kind), "wake-deferred");
+	pol_plan_free(&pl);
+
+	/* Too short a history to look 3 samples back: still young. */
+	hist_set(&f, a, 2, held);
+	hist_set(&f, b, 2, held);
+	plan(&p, &f, &pl);
+	assert_int_equal(pl.nacts, 0);
+	assert_int_equal(pl.notes[0].kind, POL_NOTE_WAKE_DEFERRED);
+	pol_plan_free(&pl);
+
+	/* Over at each of the last 3 samples: sustained, h3 is woken. */
+	hist_set(&f, a, 3, held);
+	hist_set(&f, b, 3, held);
+	plan(&p, &f, &pl);
+	assert_int_equal(pl.nacts, 2);
+	assert_act(&pl, 0, POL_ACT_POWER_ON, -1, -1, -1, h3);
+	assert_act(&pl, 1, POL_ACT_MIGRATE, b, 0, h3, -1);
+	pol_plan_free(&pl);
+
+	/*
+	 * h4 overloaded too, but young; h3 (now 4 cores) is woken for h0's
+	 * B and takes h4's D as well; h5, also off, is not woken for D.
+	 */
+	f.hosts[h3].pes = 4;
+	pol_host_realloc(&f, h3);
+	h4 = host_new(&f, 2, 1000, &lin200);
+	c = vm_new(&f, 1, 1000, 900, 2000);
+	d = vm_new(&f, 1, 1000, 900, 1000);
+	place(&f, h4, c);
+	place(&f, h4, d);
+	hist_set(&f, c, 3, spike);
+	hist_set(&f, d, 3, spike);
+	h5 = host_new(&f, 2, 1000, &lin120);
+	f.hosts[h5].state = POL_HOST_OFF;
+	set_utils(&f);
+	plan(&p, &f, &pl);
+	assert_int_equal(pl.noverloaded, 2);
+	assert_int_equal(pl.nacts, 3);
+	assert_act(&pl, 0, POL_ACT_POWER_ON, -1, -1, -1, h3);
+	assert_act(&pl, 1, POL_ACT_MIGRATE, b, 0, h3, -1);
+	assert_act(&pl, 2, POL_ACT_MIGRATE, d, h4, h3, -1);
+	pol_plan_free(&pl);
+
+	/* Both young: nothing woken, a note for each. */
+	hist_set(&f, a, 3, spike);
+	hist_set(&f, b, 3, spike);
+	plan(&p, &f, &pl);
+	assert_int_equal(pl.nacts, 0);
+	assert_int_equal(pl.nnotes, 2);
+	assert_int_equal(pl.notes[0].kind, POL_NOTE_WAKE_DEFERRED);
+	assert_int_equal(pl.notes[1].kind, POL_NOTE_WAKE_DEFERRED);
+	pol_plan_free(&pl);
+	pol_fleet_free(&f);
+}
+
 /*
  * h0 (util 0.2) holds V0 (300 MIPS, 500 MB) and V1 (100 MIPS, 3000 MB);
  * h1 (util 0.5, above underload.max_util 0.4, so never drained) has
@@ -1838,6 +1954,7 @@ main(void)
 		cmocka_unit_test(test_det_kept),
 		cmocka_unit_test(test_relieve_to_cheapest),
 		cmocka_unit_test(test_wake_off_host),
+		cmocka_unit_test(test_wake_after_samples),
 		cmocka_unit_test(test_drain_all_or_nothing),
 		cmocka_unit_test(test_switch_off_and_reserve),
 		cmocka_unit_test(test_no_target),

@@ -450,7 +450,8 @@ test_unknown_keys(void **state)
 		{ "selection", "method, seed" },
 		{ "placement", "order, max_util" },
 		{ "underload", "enabled, max_util, exclude_targets, max_hosts" },
-		{ "power", "switch_off_empty, reserve_hosts, min_hosts_on" },
+		{ "power", "switch_off_empty, reserve_hosts, min_hosts_on, "
+		    "wake_after_samples" },
 	};
 	struct pol_policy p;
 	struct pol_policy_error e;
