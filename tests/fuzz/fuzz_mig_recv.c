@@ -9,7 +9,8 @@
  *  - odd: the rest is a list of untagged records, u32 type | u32 len |
  *    payload (len cut to what is left), which this file tags with the
  *    right token and chain, taking the salt from the first record if it
- *    is long enough to be a HELLO.  A sender holding the token (or a
+ *    is long enough to be a HELLO, and encrypts those after it when that
+ *    HELLO's flags ask for it.  A sender holding the token (or a
  *    bug in ours): what stands between the bytes and the VM is then the
  *    receiver's field checks and ordering rules, which is what fuzzing
  *    is for.
@@ -126,14 +127,18 @@ feed_run(void *arg)
 static uint8_t *
 sign_records(const uint8_t *in, size_t n, size_t *outlen)
 {
-	uint8_t salt[MIG_SALT_LEN] = { 0 }, *out, *o;
+	uint8_t salt[MIG_SALT_LEN] = { 0 }, *out, *o, *tag;
 	struct mig_chan s2r = { 0 }, r2s = { 0 };
 	struct ebb_err err;
+	bool encrypt = false, first = true;
 
 	/* Each record grows by its tag; an 8-byte header may be invented. */
 	out = o = ebb_malloc(n + (n / 8 + 1) * (MIG_HDR_LEN + MIG_TAG_LEN));
-	if (n >= MIG_HDR_LEN + 48)
+	if (n >= MIG_HDR_LEN + 48) {
 		memcpy(salt, in + MIG_HDR_LEN + 16, MIG_SALT_LEN);
+		encrypt = mig_get_u32(in + MIG_HDR_LEN + 12) &
+		    MIG_HELLO_ENCRYPTED;
+	}
 	if (mig_chan_keys(fuzz_token, sizeof(fuzz_token) - 1, salt, &s2r,
 	    &r2s, &err) < 0)
 		abort();
@@ -147,9 +152,17 @@ sign_records(const uint8_t *in, size_t n, size_t *outlen)
 		mig_put_u32(o, type);
 		mig_put_u32(o + 4, len);
 		memcpy(o + MIG_HDR_LEN, in, len);
-		if (mig_chan_seal(&s2r, type, in, len,
-		    o + MIG_HDR_LEN + len) < 0)
+		/* HELLO in clear; what follows it encrypted if it says so. */
+		tag = o + MIG_HDR_LEN + len;
+		if (mig_chan_begin(&s2r, type, len) < 0 ||
+		    mig_chan_seal_update(&s2r, o + MIG_HDR_LEN, len) < 0 ||
+		    mig_chan_end(&s2r, tag) < 0)
 			abort();
+		mig_chan_advance(&s2r, tag);
+		if (first && encrypt && mig_chan_ciphers(fuzz_token,
+		    sizeof(fuzz_token) - 1, salt, &s2r, &r2s, &err) < 0)
+			abort();
+		first = false;
 		o += MIG_HDR_LEN + len + MIG_TAG_LEN;
 		in += len;
 		n -= len;

@@ -84,8 +84,8 @@ def rec(t, payload):
 
 HELLO, CONFIG, RAM, ROUND_END, STATE, DONE, ACK, NACK, CANCEL = range(1, 10)
 PS = 4096
-def hello_p(salt=b"S" * 32, mid=7, version=1):
-    return b"\x89EBBMIG\n" + struct.pack("<II", version, 0) + salt + \
+def hello_p(salt=b"S" * 32, mid=7, version=1, flags=0):
+    return b"\x89EBBMIG\n" + struct.pack("<II", version, flags) + salt + \
         struct.pack("<Q", mid)
 def config_p(npages=4, vcpus=1, feats=(0x3,), js=b'{"name":"vm1"}'):
     v = b"GenuineIntel".ljust(16, b"\0")
@@ -106,6 +106,9 @@ valid = (rec(HELLO, hello_p()) + rec(CONFIG, config_p()) +
          rec(STATE, b"vcpu-state") +
          rec(DONE, struct.pack("<IIQ", 2, 0, 5)))
 put("mig_recv", "valid", b"\x01" + valid)
+# The same, encrypted (HELLO flag 1): the harness encrypts what follows.
+put("mig_recv", "valid-encrypted", b"\x01" + rec(HELLO, hello_p(flags=1)) +
+    valid[len(rec(HELLO, hello_p())):])
 put("mig_recv", "cancel", b"\x01" + rec(HELLO, hello_p()) +
     rec(CONFIG, config_p()) + rec(CANCEL, struct.pack("<I", 125) + b"stop"))
 put("mig_recv", "too-big", b"\x01" + rec(HELLO, hello_p()) +
