@@ -48,14 +48,7 @@ exec 3>&1 1>&2
 # shellcheck source=faults-lib.sh
 . "$EBB_SRC/tests/libvirt/faults-lib.sh"
 
-lh_require || exit 77
-for f in "$EBB_BIN/ebb-guest" "$EBB_BIN/ebb-agent" \
-    "$EBB_BIN/ebb-controller" "$EBB_BIN/ebb"; do
-	[ -f "$f" ] || { echo "skipped: $f is not built" >&2; exit 77; }
-done
-for c in openssl python3 curl; do
-	command -v $c >/dev/null || { echo "skipped: no $c" >&2; exit 77; }
-done
+fx_require || exit 77
 
 DONE=0 SCN_FAILED=0 ABORTED=false
 T0=$(lh_now_ms)
@@ -65,12 +58,11 @@ BY=
 finish() {
 	rc=$?
 	trap - EXIT
-	[ -n "$FX_CTL_PID" ] && kill "$FX_CTL_PID" 2>/dev/null
 	if [ "$FX_LOST$FX_DUP$FX_CORRUPT$FX_HB$FX_JOURNAL$SCN_FAILED" != 000000 ] &&
 	    [ -n "$LH_TMP" ]; then
 		echo "logs: $LH_TMP (EBB_KEEP_TMP=1 keeps them)" >&2
 	fi
-	hosts_down >&2
+	fx_down >&2
 	[ "$rc" -eq 77 ] && exit 77
 	secs=$((($(lh_now_ms) - T0) / 1000))
 	per=0

@@ -61,10 +61,6 @@ fx_say() {
 	echo "[$(date +%T)] $*"
 }
 
-fx_now() {
-	lh_now_ms
-}
-
 # ---- randomness (a seeded LCG: the choices replay from the seed) -------------
 
 FX_RNG=1
@@ -281,7 +277,7 @@ fx_ctl_start() {
 	FX_CTL_PID=$!
 	echo "$FX_CTL_PID" >>"$(host_dir $FX_CTL)/run.pids"
 	# Until its API answers.
-	fx_until 20 fx_state
+	lh_until 20 fx_state
 }
 
 fx_ctl_kill() {
@@ -290,14 +286,11 @@ fx_ctl_kill() {
 	FX_CTL_PID=
 }
 
-# fx_until SECONDS CMD...: CMD succeeds within SECONDS (polled every 0.5 s).
-fx_until() {
-	fx_end=$(($(fx_now) + $1 * 1000))
-	shift
-	while ! "$@"; do
-		[ "$(fx_now)" -lt "$fx_end" ] || return 1
-		sleep 0.5
-	done
+# fx_down: the controller asked to stop, then the whole fleet gone
+# (hosts_down): the end of a test or a campaign, whatever ended it.
+fx_down() {
+	[ -n "$FX_CTL_PID" ] && kill "$FX_CTL_PID" 2>/dev/null
+	hosts_down
 }
 
 # fx_lists: what runs where, into $T/list.hK: the domains hK's libvirtd
@@ -338,11 +331,17 @@ fx_beats_past() {
 	[ "$fx_s" -gt "$2" ]
 }
 
-fx_beats() { # FILE N SECONDS
-	fx_end=$(($(fx_now) + $3 * 1000))
-	while [ "$(grep -c '^HB ' "$1" 2>/dev/null || true)" -lt "$2" ]; do
-		[ "$(fx_now)" -lt "$fx_end" ] || return 1
-		sleep 0.2
+# fx_require: 0 if this machine can run the fleet; else prints why, in one
+# line fit for a skip, and returns 1 (as lh_require).
+fx_require() {
+	lh_require || return 1
+	for fx_f in "$EBB_BIN/ebb-guest" "$EBB_BIN/ebb-agent" \
+	    "$EBB_BIN/ebb-controller" "$EBB_BIN/ebb"; do
+		[ -f "$fx_f" ] || { echo "skipped: $fx_f is not built"; return 1; }
+	done
+	for fx_c in openssl python3 curl; do
+		command -v $fx_c >/dev/null ||
+		    { echo "skipped: no $fx_c"; return 1; }
 	done
 }
 
@@ -374,7 +373,7 @@ fx_setup() {
 		echo -1 >"$T/serial/vm$k.last"
 	done
 	for k in $FX_HOSTS; do
-		fx_beats "$(host_serial $k vm$k)" 20 60 || {
+		lh_wait_beats "$(host_serial $k vm$k)" 20 60 || {
 			fx_say "vm$k does not beat on h$k"
 			return 1
 		}
@@ -383,7 +382,7 @@ fx_setup() {
 	for k in $FX_HOSTS; do
 		fx_agent_start $k
 	done
-	fx_until 60 fx_all_on || {
+	lh_until 60 fx_all_on || {
 		fx_say "the hosts did not all come on: $(cat "$T/state.txt")"
 		return 1
 	}
@@ -424,7 +423,7 @@ fx_prepare() {
 			fx_agent_start $k
 		fi
 	done
-	fx_until 60 fx_all_on || {
+	lh_until 60 fx_all_on || {
 		fx_say "prepare: not all hosts on: $(tr '\n' ' ' <"$T/state.txt")"
 		return 1
 	}
@@ -446,7 +445,7 @@ fx_quiet() {
 }
 
 fx_settle() {
-	fx_until "${1:-90}" fx_quiet && return 0
+	lh_until "${1:-90}" fx_quiet && return 0
 	fx_say "not settled after ${1:-90} s: $(cat "$T/inflight.txt" 2>/dev/null);" \
 	    "$(tr '\n' ' ' <"$T/state.txt")"
 	return 1
@@ -540,7 +539,7 @@ fx_check() {
 		# to virsh.  It must beat on, now, where it is.
 		set -- $fx_w
 		fx_l=$(cat "$T/serial/$v.last")
-		if [ $# -eq 1 ] && ! fx_until 15 fx_beats_past \
+		if [ $# -eq 1 ] && ! lh_until 15 fx_beats_past \
 		    "$(host_serial "${1#h}" "$v")" "$fx_l"; then
 			echo "hb no beat past $fx_l on $1: not running" \
 			    >>"$T/hb.$v.p"
@@ -644,13 +643,13 @@ fx_scn_b() {
 	# report (unknown_after_s): the policy that would like to switch it
 	# off or fill it comes after.
 	fx_b_unknown() { fx_state && [ "$(fx_host_state $k)" = unknown ]; }
-	fx_until $((FX_UNKNOWN_S + 10)) fx_b_unknown || {
+	lh_until $((FX_UNKNOWN_S + 10)) fx_b_unknown || {
 		fx_say "b: h$k did not become unknown: $(fx_host_state $k)"
 		fx_b_bad=1
 	}
 	fx_policy consolidate
-	fx_b_end=$(($(fx_now) + ${hold%.*} * 1000))
-	while [ "$(fx_now)" -lt "$fx_b_end" ]; do
+	fx_b_end=$(($(lh_now_ms) + ${hold%.*} * 1000))
+	while [ "$(lh_now_ms)" -lt "$fx_b_end" ]; do
 		fx_state
 		case $(fx_host_state $k) in
 		unknown) ;;
@@ -671,7 +670,7 @@ fx_scn_b() {
 		unknown | failed) return 1 ;;
 		esac
 	}
-	fx_until 40 fx_b_on || { fx_say "b: h$k is not on again"; fx_b_bad=1; }
+	lh_until 40 fx_b_on || { fx_say "b: h$k is not on again"; fx_b_bad=1; }
 	# Normal again: a few rounds of the consolidating policy with it.
 	sleep 3
 	fx_policy quiet
@@ -729,7 +728,7 @@ fx_scn_d() {
 		s=$(fx_vm_host "$v")
 		[ "$s" = "$x" ] && continue
 		fx_migrate "$v" "$x" || return 1
-		fx_until 60 fx_quiet ||
+		lh_until 60 fx_quiet ||
 		    { fx_say "d: gathering $v on h$x did not end"; return 1; }
 	done
 	fx_policy offonly
@@ -740,7 +739,7 @@ fx_scn_d() {
 			[ "$(fx_host_state $k)" = off ] || return 1
 		done
 	}
-	fx_until 60 fx_d_off ||
+	lh_until 60 fx_d_off ||
 	    { fx_say "d: the empty hosts were not switched off"; return 1; }
 	echo "$how" >"$T/power-fail"
 	fx_policy overload
@@ -752,7 +751,7 @@ fx_scn_d() {
 		return 1
 	}
 	failed=
-	fx_until $((FX_BOOT_S + 40)) fx_d_failed ||
+	lh_until $((FX_BOOT_S + 40)) fx_d_failed ||
 	    { fx_say "d: no host failed: $(tr '\n' ' ' <"$T/state.txt")"; return 1; }
 	fx_say "d: h$failed failed; waiting for another host to take the load"
 	# Another host woken in its place, on and running a VM of hX's, and
@@ -774,7 +773,7 @@ fx_scn_d() {
 		return 1
 	}
 	fx_d_bad=0
-	fx_until 90 fx_d_took || {
+	lh_until 90 fx_d_took || {
 		fx_say "d: no other host took the load:" \
 		    "$(tr '\n' ' ' <"$T/state.txt")"
 		fx_d_bad=1

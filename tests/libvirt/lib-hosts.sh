@@ -1,6 +1,8 @@
 # lib-hosts.sh - a fleet of libvirt "hosts" on one machine, for tests.
 #
-# Sourced by tests/libvirt/test-*.sh (POSIX sh, root).  Host hK is:
+# Sourced by lib-test.sh (for the tests), faults-campaign.sh, the power
+# commands of the tests and examples/fleet-box.sh (POSIX sh, root).
+# Host hK is:
 #   - a network namespace "ebblv<tag>hK" with eth0 = $LH_NET.K/24 and lo
 #     up, eth0 plugged into a bridge that lives in a namespace of its own
 #     (nothing is created in the machine's own network namespace);
@@ -22,6 +24,7 @@
 #   hosts_up 2 || exit 1
 #   host_virsh h1 list --all
 #   host_run h2 "$LH_TMP/agent.log" "$EBB_BIN/ebb-agent" -c "$LH_TMP/h2.json"
+#   lh_wait_beats "$(host_serial h1 vm1)" 20 30   # also lh_poll, lh_until
 #
 # LH_CORES=N (before hosts_up): every host's /proc/stat is a still copy of
 # the machine's with only the lines of cpu0..cpuN-1, so that the host's
@@ -64,6 +67,25 @@ lh_now_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
 }
 
+# lh_poll STEP SECONDS CMD [ARG...]: CMD, every STEP seconds, until it
+# succeeds (0) or SECONDS have passed (1).  CMD must not poll itself: the
+# deadline is one variable.
+lh_poll() {
+	lh_poll_end=$(($(lh_now_ms) + $2 * 1000))
+	lh_poll_step=$1
+	shift 2
+	while ! "$@"; do
+		[ "$(lh_now_ms)" -lt "$lh_poll_end" ] || return 1
+		sleep "$lh_poll_step"
+	done
+}
+
+# lh_until SECONDS CMD [ARG...]: CMD succeeds within SECONDS (polled every
+# 0.5 s: for CMDs that ask a daemon).
+lh_until() {
+	lh_poll 0.5 "$@"
+}
+
 host_dir() {
 	echo "$LH_TMP/h$(lh_num "$1")"
 }
@@ -86,6 +108,19 @@ host_migrate_uri() {
 # lh_domain_xml writes it) fills while NAME runs on hK.
 host_serial() {
 	echo "$(host_dir "$1")/log/qemu/$2.serial"
+}
+
+# lh_has_beats FILE N: the ebb-guest whose serial log is FILE has written
+# N heartbeats ("HB ..." lines) or more.  No FILE yet counts as none.
+lh_has_beats() {
+	lh_nb=$(grep -c '^HB ' "$1" 2>/dev/null)
+	[ "${lh_nb:-0}" -ge "$2" ]
+}
+
+# lh_wait_beats FILE N SECONDS: until FILE has N heartbeats; 1 if it has
+# not after SECONDS.
+lh_wait_beats() {
+	lh_poll 0.1 "$3" lh_has_beats "$1" "$2"
 }
 
 # lh_require: 0 if this machine can run the testbed; else prints why, in

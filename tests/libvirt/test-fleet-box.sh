@@ -45,24 +45,14 @@
 set -u
 
 : "${EBB_SRC:?EBB_SRC: the source tree}"
-: "${EBB_BIN:?EBB_BIN: the build tree}"
-LC_ALL=C
-export LC_ALL
+# shellcheck source=lib-test.sh
+. "$EBB_SRC/tests/libvirt/lib-test.sh"
 BUS=${FLEET_BUS:-tcp}
 # What a woken host's agent logs once it reaches the controller.
 case $BUS in
 kafka) hello_log="bus: brokers reachable; saying hello to the controller" ;;
 *) hello_log="connected to controller" ;;
 esac
-
-FAILED=0
-fail() {
-	echo "FAIL: $*" >&2
-	FAILED=$((FAILED + 1))
-}
-ok() {
-	echo "ok: $*"
-}
 
 # Each run's folder is ours (fleet-box's LH_TMP): fleet-box leaves it, with
 # its logs, for the checks below, and this script removes it.
@@ -83,8 +73,6 @@ teardown() {
 		tag=$(sed -n 's/^LH_TAG=//p' "$T/state")
 		if [ -n "$tag" ] && ip netns list 2>/dev/null |
 		    grep -q "^ebblv${tag}h[0-9]"; then
-			# shellcheck source=lib-hosts.sh
-			. "$EBB_SRC/tests/libvirt/lib-hosts.sh"
 			hosts_attach "$T"
 			hosts_down
 		fi
@@ -96,21 +84,7 @@ teardown() {
 	fi
 	T=
 }
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-	rc=$?
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$T" ]; then
-		for f in "$T/box.err" "$T/controller.log" "$T/power.log"; do
-			[ -s "$f" ] || continue
-			echo "---- ${f##*/} (last 30 lines)" >&2
-			tail -n 30 "$f" >&2
-		done
-	fi
-	teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+lt_on_exit teardown T 30 box.err controller.log power.log
 
 # ---- the run(s) ----------------------------------------------------------------------
 json=
@@ -205,7 +179,7 @@ while :; do
 		exit 77
 	fi
 	cat "$T/box.out"
-	[ "$rc" -eq 0 ] || { fail "fleet-box.sh exited $rc"; exit 1; }
+	[ "$rc" -eq 0 ] || die "fleet-box.sh exited $rc"
 	json=$(tail -n 1 "$T/box.out")
 	kf=$(known_faults)
 	if [ "$attempt" -lt "${FLEET_BOX_ATTEMPTS:-2}" ] &&
@@ -361,5 +335,4 @@ else
 	done
 fi
 
-[ "$FAILED" -eq 0 ] || exit 1
-echo "test-fleet-box: all checks passed"
+lt_end test-fleet-box

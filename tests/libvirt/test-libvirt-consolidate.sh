@@ -25,12 +25,8 @@
 set -u
 
 : "${EBB_SRC:?EBB_SRC: the source tree}"
-: "${EBB_BIN:?EBB_BIN: the build tree}"
-LC_ALL=C
-export LC_ALL
-
-# shellcheck source=lib-hosts.sh
-. "$EBB_SRC/tests/libvirt/lib-hosts.sh"
+# shellcheck source=lib-test.sh
+. "$EBB_SRC/tests/libvirt/lib-test.sh"
 
 guest=$EBB_BIN/ebb-guest
 lh_require || exit 77
@@ -40,36 +36,8 @@ for f in "$guest" "$EBB_BIN/ebb-agent" "$EBB_BIN/ebb-controller" \
 done
 command -v openssl >/dev/null || { echo "skipped: no openssl(1)"; exit 77; }
 
-FAILED=0
-fail() {
-	echo "FAIL: $*" >&2
-	FAILED=$((FAILED + 1))
-}
-die() {
-	fail "$@"
-	exit 1
-}
-ok() {
-	echo "ok: $*"
-}
-
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-	rc=$?
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$LH_TMP" ]; then
-		for f in "$LH_TMP"/controller.log "$LH_TMP"/agent-h*.log \
-		    "$LH_TMP"/power.log "$LH_TMP"/h*/log/libvirtd.log \
-		    "$LH_TMP"/h*/log/qemu/*.log; do
-			[ -s "$f" ] || continue
-			echo "---- ${f#"$LH_TMP"/} (last 25 lines)" >&2
-			tail -n 25 "$f" >&2
-		done
-	fi
-	hosts_down
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+lt_on_exit hosts_down LH_TMP 25 controller.log 'agent-h*.log' power.log \
+    'h*/log/libvirtd.log' 'h*/log/qemu/*.log'
 
 hosts_up 3 || die "the testbed did not come up"
 T=$LH_TMP
@@ -145,15 +113,8 @@ for k in 1 2; do
 	    host_virsh $k start "vm$k" >/dev/null ||
 	    die "vm$k does not start on h$k"
 done
-wait_beats() { # FILE N SECONDS
-	_end=$(($(lh_now_ms) + $3 * 1000))
-	while [ "$(grep -c '^HB ' "$1" 2>/dev/null || true)" -lt "$2" ]; do
-		[ "$(lh_now_ms)" -lt "$_end" ] || return 1
-		sleep 0.1
-	done
-}
 for k in 1 2; do
-	wait_beats "$(host_serial $k vm$k)" 20 30 ||
+	lh_wait_beats "$(host_serial $k vm$k)" 20 30 ||
 	    die "vm$k on h$k does not beat"
 done
 ok "vm1 beats on h1, vm2 on h2"
@@ -166,15 +127,6 @@ done
 api="http://$(host_addr 3):7401"
 e() { host_exec 3 "$EBB_BIN/ebb" --controller "$api" "$@"; }
 
-# until SECONDS CMD...: CMD succeeds within SECONDS.
-until_ok() {
-	_end=$(($(lh_now_ms) + $1 * 1000))
-	shift
-	while ! "$@"; do
-		[ "$(lh_now_ms)" -lt "$_end" ] || return 1
-		sleep 0.5
-	done
-}
 decision_done() { # KIND
 	e decisions --json 2>/dev/null >"$T/decisions.json" &&
 	    grep -q "\"kind\": *\"$1\"" "$T/decisions.json" &&
@@ -187,10 +139,10 @@ sys.exit(0 if any(d.get("kind") == sys.argv[2] and
                   for d in ds) else 1)
 EOF
 }
-until_ok 60 decision_done migrate ||
+lh_until 60 decision_done migrate ||
     die "no migration was decided and done within 60 s"
 ok "the controller decided a migration and libvirt carried it out"
-until_ok 60 decision_done power-off ||
+lh_until 60 decision_done power-off ||
     die "the emptied host was not powered off within 60 s"
 ok "the emptied host was powered off"
 
@@ -207,7 +159,7 @@ ok "$moved moved h$src -> h$dst; h$dst runs vm1 and vm2"
 
 # The heartbeat across the move: the source's serial log, then the
 # target's, one stream of seq numbers without a gap or a repeat.
-wait_beats "$(host_serial $dst $moved)" 50 30 ||
+lh_wait_beats "$(host_serial $dst $moved)" 50 30 ||
     fail "$moved does not beat on h$dst after the move"
 if cat "$(host_serial $src $moved)" "$(host_serial $dst $moved)" |
     tr -d '\r' | awk '
@@ -229,5 +181,4 @@ e why "h$dst" >"$T/why.out" 2>&1 || fail "ebb why h$dst failed"
 [ -s "$T/why.out" ] && ok "ebb why h$dst: $(head -1 "$T/why.out")"
 e hosts >"$T/hosts.out" 2>&1 && cat "$T/hosts.out"
 
-[ "$FAILED" -eq 0 ] || exit 1
-echo "test-libvirt-consolidate: all checks passed"
+lt_end test-libvirt-consolidate

@@ -17,53 +17,19 @@
 set -u
 
 : "${EBB_SRC:?EBB_SRC: the source tree}"
-: "${EBB_BIN:?EBB_BIN: the build tree}"
-LC_ALL=C
-export LC_ALL
-
-# shellcheck source=lib-hosts.sh
-. "$EBB_SRC/tests/libvirt/lib-hosts.sh"
+# shellcheck source=lib-test.sh
+. "$EBB_SRC/tests/libvirt/lib-test.sh"
 # shellcheck source=faults-lib.sh
 . "$EBB_SRC/tests/libvirt/faults-lib.sh"
 
-lh_require || exit 77
-for f in "$EBB_BIN/ebb-guest" "$EBB_BIN/ebb-agent" "$EBB_BIN/ebb-controller" \
-    "$EBB_BIN/ebb"; do
-	[ -f "$f" ] || { echo "skipped: $f is not built"; exit 77; }
-done
-for c in openssl python3 curl; do
-	command -v $c >/dev/null || { echo "skipped: no $c"; exit 77; }
-done
-
-FAILED=0
-fail() {
-	echo "FAIL: $*" >&2
-	FAILED=$((FAILED + 1))
-}
-
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-	rc=$?
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$LH_TMP" ]; then
-		for f in "$LH_TMP"/controller.log "$LH_TMP"/agent-h*.log \
-		    "$LH_TMP"/power.log; do
-			[ -s "$f" ] || continue
-			echo "---- ${f#"$LH_TMP"/} (last 30 lines)" >&2
-			tail -n 30 "$f" >&2
-		done
-	fi
-	[ -n "$FX_CTL_PID" ] && kill "$FX_CTL_PID" 2>/dev/null
-	hosts_down
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+fx_require || exit 77
+lt_on_exit fx_down LH_TMP 30 controller.log 'agent-h*.log' power.log
 
 t0=$(lh_now_ms)
 fx_seed "${FX_SEED:-20240611}"
 echo "seed ${FX_SEED:-20240611}"
-fx_setup || { fail "the fleet did not come up"; exit 1; }
-echo "ok: fleet up in $((($(lh_now_ms) - t0) / 1000)) s"
+fx_setup || die "the fleet did not come up"
+ok "fleet up in $((($(lh_now_ms) - t0) / 1000)) s"
 
 # scenario NAME FUNCTION: prepare, run, check.
 scenario() {
@@ -74,7 +40,7 @@ scenario() {
 	$2 || fail "$1: the scenario did not go as it should"
 	fx_check "$1" || fail "$1: the invariants do not hold"
 	[ "$FAILED" -eq "$f0" ] &&
-	    echo "ok: $1 ($((($(lh_now_ms) - s0) / 1000)) s)"
+	    ok "$1 ($((($(lh_now_ms) - s0) / 1000)) s)"
 }
 
 FX_A_DELAY=${FX_A_DELAY:-1.5} FX_A_PAUSE=${FX_A_PAUSE:-1.0}
@@ -160,12 +126,11 @@ print(r[1], r[2])' "$T/journal.db" "$st/journal.db") ||
 	    "$1=h$((${2#h} % 3 + 1))" >"$st/where.out" 2>&1
 	grep -q "the journal has $1 on $2" "$st/where.out" ||
 	    fail "selftest: $1 elsewhere than the journal says not seen"
-	[ "$FAILED" -eq "$f0" ] && echo "ok: the checkers catch what they must"
+	[ "$FAILED" -eq "$f0" ] && ok "the checkers catch what they must"
 }
 selftest
 
 echo "lost $FX_LOST duplicated $FX_DUP corrupt $FX_CORRUPT" \
     "heartbeat $FX_HB journal $FX_JOURNAL;" \
     "$((($(lh_now_ms) - t0) / 1000)) s in all"
-[ "$FAILED" -eq 0 ] || exit 1
-echo "test-libvirt-faults: all checks passed"
+lt_end test-libvirt-faults

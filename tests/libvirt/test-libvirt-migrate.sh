@@ -40,12 +40,8 @@
 set -u
 
 : "${EBB_SRC:?EBB_SRC: the source tree}"
-: "${EBB_BIN:?EBB_BIN: the build tree}"
-LC_ALL=C
-export LC_ALL
-
-# shellcheck source=lib-hosts.sh
-. "$EBB_SRC/tests/libvirt/lib-hosts.sh"
+# shellcheck source=lib-test.sh
+. "$EBB_SRC/tests/libvirt/lib-test.sh"
 
 guest=$EBB_BIN/ebb-guest
 work="dirty=16,5000 beat=10"
@@ -56,51 +52,9 @@ if [ ! -f "$guest" ]; then
 fi
 command -v timeout >/dev/null || { echo "skipped: no timeout(1)"; exit 77; }
 
-FAILED=0
-fail() {
-	echo "FAIL: $*" >&2
-	FAILED=$((FAILED + 1))
-}
-die() {
-	fail "$@"
-	exit 1
-}
-ok() {
-	echo "ok: $*"
-}
-
 # On failure, what the daemons and the guest said; then the fleet goes.
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-	rc=$?
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$LH_TMP" ]; then
-		for f in "$LH_TMP"/h*/log/libvirtd.log "$LH_TMP"/h*/libvirtd.out \
-		    "$LH_TMP"/h*/log/qemu/*.log "$LH_TMP"/h*/log/qemu/*.serial \
-		    "$LH_TMP"/migrate.out; do
-			[ -s "$f" ] || continue
-			echo "---- ${f#"$LH_TMP"/} (last 15 lines)" >&2
-			tail -n 15 "$f" >&2
-		done
-	fi
-	hosts_down
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# beats FILE: the number of heartbeat lines in FILE.
-beats() {
-	grep -c '^HB ' "$1" 2>/dev/null || true
-}
-
-# wait_beats FILE N SECONDS: until FILE has N heartbeats.
-wait_beats() {
-	_end=$(($(lh_now_ms) + $3 * 1000))
-	while [ "$(beats "$1")" -lt "$2" ]; do
-		[ "$(lh_now_ms)" -lt "$_end" ] || return 1
-		sleep 0.1
-	done
-}
+lt_on_exit hosts_down LH_TMP 15 'h*/log/libvirtd.log' 'h*/libvirtd.out' \
+    'h*/log/qemu/*.log' 'h*/log/qemu/*.serial' migrate.out
 
 # qemu_pids H: the QEMU processes in hK's network namespace.
 qemu_pids() {
@@ -109,6 +63,12 @@ qemu_pids() {
 		qemu*) echo "$_p" ;;
 		esac
 	done
+}
+
+# qemu_gone H: no QEMU runs in hK.
+# shellcheck disable=SC2317 # run by lh_poll
+qemu_gone() {
+	[ -z "$(qemu_pids "$1")" ]
 }
 
 # jobinfo KEY: a number from h2's `domjobinfo --completed` (saved below).
@@ -207,7 +167,7 @@ while :; do
 	host_virsh h1 start "$dom" >/dev/null || die "virsh start on h1 failed"
 	s1=$(host_serial h1 "$dom")
 	s2=$(host_serial h2 "$dom")
-	wait_beats "$s1" 50 30 || die "no 50 heartbeats on h1 in 30 s:" \
+	lh_wait_beats "$s1" 50 30 || die "no 50 heartbeats on h1 in 30 s:" \
 	    "$(head -c 300 "$s1" 2>/dev/null)"
 	grep -q "^EBB-GUEST .* work=dirty:16:5000 beat=10 " "$s1" ||
 		fail "h1: banner: $(head -n 1 "$s1")"
@@ -234,11 +194,7 @@ while :; do
 		fail "h2: $dom is not persistent"
 	host_virsh h1 list --all --name | grep -qx "$dom" &&
 		fail "h1 still has $dom: $(host_virsh h1 list --all)"
-	_end=$(($(lh_now_ms) + 5000))
-	while [ -n "$(qemu_pids h1)" ] && [ "$(lh_now_ms)" -lt "$_end" ]; do
-		sleep 0.1
-	done
-	[ -z "$(qemu_pids h1)" ] || fail "h1's QEMU still runs: $(qemu_pids h1)"
+	lh_poll 0.1 5 qemu_gone h1 || fail "h1's QEMU still runs: $(qemu_pids h1)"
 	[ -n "$(qemu_pids h2)" ] || fail "no QEMU runs on h2"
 	ok "$dom runs on h2 (persistent), gone from h1"
 
@@ -252,7 +208,7 @@ while :; do
 		    "$(cat "$LH_TMP/jobinfo")"
 	fi
 
-	wait_beats "$s2" 50 30 || fail "no 50 heartbeats on h2 in 30 s"
+	lh_wait_beats "$s2" 50 30 || fail "no 50 heartbeats on h2 in 30 s"
 	# Stopped, so that the serial logs are final (their times too).
 	host_virsh h2 destroy "$dom" >/dev/null ||
 		fail "virsh destroy on h2 failed"
