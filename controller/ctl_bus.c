@@ -1054,6 +1054,8 @@ takeover(struct ctl *c)
 		adopt(c, &b->mir[0]);
 		mirror_drop(b, 0);
 	}
+	/* Holds the last holder placed or cleared are in our journal. */
+	ctl_jnl_holds(c);
 }
 
 /* Another controller holds the lease now: our commands must not leave. */

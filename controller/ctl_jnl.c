@@ -128,11 +128,12 @@ close_stale(struct ctl *c)
  * restored (they come back at hello, with no power driver, so they can
  * neither fail nor be switched off).
  */
-static void
-resume_holds(struct ctl *c)
+void
+ctl_jnl_holds(struct ctl *c)
 {
 	struct ebb_err err;
 	json_t *held = NULL, *v;
+	unsigned char *was;
 	size_t i;
 	int hi;
 
@@ -141,6 +142,11 @@ resume_holds(struct ctl *c)
 		    "power-off: %s", err.msg);
 		return;
 	}
+	was = ebb_calloc(EBB_MAX(c->nhosts, 1), 1);
+	for (hi = 0; hi < c->nhosts; hi++) {
+		was[hi] = c->hosts[hi].power_held;
+		c->hosts[hi].power_held = false;
+	}
 	json_array_foreach(held, i, v) {
 		const char *name = json_string_value(json_object_get(v,
 		    "host"));
@@ -148,10 +154,17 @@ resume_holds(struct ctl *c)
 		if (name == NULL || (hi = ctl_host_find(c, name)) < 0)
 			continue;
 		c->hosts[hi].power_held = true;
-		ebb_info("host %s: held from power-off since it failed to come "
-		    "back (%s); POST /api/hosts/%s/clear releases it", name,
-		    json_string_value(json_object_get(v, "why")) ?: "?", name);
+		if (!was[hi])
+			ebb_info("host %s: held from power-off since it failed "
+			    "to come back (%s); POST /api/hosts/%s/clear "
+			    "releases it", name, json_string_value(
+			    json_object_get(v, "why")) ?: "?", name);
 	}
+	for (hi = 0; hi < c->nhosts; hi++)
+		if (was[hi] && !c->hosts[hi].power_held)
+			ebb_info("host %s: no longer held from power-off (the "
+			    "journal has it cleared)", c->hosts[hi].conf.name);
+	free(was);
 	json_decref(held);
 }
 
@@ -195,7 +208,7 @@ resume(struct ctl *c)
 		c->hosts[hi].state = s;
 	}
 	json_decref(states);
-	resume_holds(c);
+	ctl_jnl_holds(c);
 	/*
 	 * A power action in flight is picked up where it was: a hello (on)
 	 * or the boot timeout closes it, as if the controller had not

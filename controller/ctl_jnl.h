@@ -18,6 +18,13 @@
 
 int	ctl_jnl_open(struct ctl *, struct ebb_err *);
 void	ctl_jnl_close(struct ctl *);
+/*
+ * Sets each configured host's power_held from the journal: held when it
+ * last went failed with no operator's clear done since.  At start, and
+ * when a standby takes over (the journal holds the other controller's
+ * failures and clears too).
+ */
+void	ctl_jnl_holds(struct ctl *);
 
 /* A decision (inputs consumed); its id, or -errno: do not act. */
 int64_t	ctl_jnl_decide(struct ctl *, const char *kind, const char *subject,

@@ -692,7 +692,8 @@ young_last(const struct pol_fleet *f, const unsigned char *over, int *vms,
 		else
 			vms[nsus++] = vms[i];
 	}
-	memcpy(vms + nsus, young, (size_t)ny * sizeof(*vms));
+	if (ny > 0)
+		memcpy(vms + nsus, young, (size_t)ny * sizeof(*vms));
 	free(young);
 	return nsus;
 }
