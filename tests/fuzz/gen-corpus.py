@@ -138,5 +138,12 @@ put("ctl_config", "hosts-drivers", '{"hosts": [{"name": "a", "power_w": '
     '"power": {"driver": "demo"}}, {"name": "a"}]}')
 put("ctl_config", "window", '{"window": {"start": "24:00", "end": "-1:60"}, '
     '"limits": {"migrations_total": 0}}')
+put("ctl_config", "unlisted-crl", '{"hosts": [{"name": "a"}], '
+    '"unlisted_hosts": "refuse", "tls": {"ca": "/c", "cert": "/d", '
+    '"key": "/k", "crl": "/r"}}')
 put("agt_config", "nul-inside", b'{"host": "a\\u0000b"}')
+put("agt_config", "tls-crl", '{"host": "a", "controller": "c:7400", '
+    '"tls": {"ca": "/c", "cert": "/d", "key": "/k", "crl": "/r", '
+    '"server_name": "ctl"}}')
+put("policy", "wake-after", '{"power": {"wake_after_samples": 3}}')
 put("policy", "nul-inside", b'{"name": "a\\u0000b"}')
