@@ -92,9 +92,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (check) {
-		printf("%s: ok (%d hosts listed, policy %s)\n", file ? file :
-		    "(built-in)", cfg.nhosts, cfg.policy[0] ? cfg.policy :
-		    "built-in lr-mmt-1.2");
+		printf("%s: ok (%d hosts listed, %s, policy %s)\n", file ?
+		    file : "(built-in)", cfg.nhosts, cfg.unlisted_hosts ==
+		    CTL_UNLISTED_REFUSE ? "others refused" : "others accepted",
+		    cfg.policy[0] ? cfg.policy : "built-in lr-mmt-1.2");
 		ctl_config_free(&cfg);
 		return 0;
 	}
