@@ -1160,6 +1160,23 @@ test_corrupt_byte(void **state)
 	src_free(vm);
 }
 
+/*
+ * Runs a migration set up to fail (short timeouts, the source VM running
+ * again): the source keeps its VM and the target never starts one.
+ */
+static void
+run_refused(struct run *m)
+{
+	m->lim.io_timeout_ms = 1000;
+	m->lim.ack_timeout_ms = 1000;
+	m->src->npause = 0;
+	m->src->running = true;
+	run_start(m);
+	run_wait(m);
+	assert_source_kept(m);
+	assert_int_equal(m->dst.nstart, 0);
+}
+
 /* Writes `mark` at the start of every page that holds data. */
 static void
 plant(struct src_vm *vm, const char *mark)
@@ -1233,25 +1250,14 @@ test_encrypted(void **state)
 		m.use_relay = true;
 		m.encrypt = true;
 		m.relay.flip_s2r = offs[i];
-		m.lim.io_timeout_ms = 1000;
-		m.lim.ack_timeout_ms = 1000;
-		vm->npause = 0;
-		vm->running = true;
-		run_start(&m);
-		run_wait(&m);
-		assert_source_kept(&m);
-		assert_int_equal(m.dst.nstart, 0);
+		run_refused(&m);
 		run_fini(&m);
 	}
 
 	/* The target requires it, the source sends in clear. */
 	run_init(&m, vm);
 	m.require_enc = true;
-	vm->npause = 0;
-	vm->running = true;
-	run_start(&m);
-	run_wait(&m);
-	assert_source_kept(&m);
+	run_refused(&m);
 	assert_int_equal(m.dst_rc, -EACCES);
 	assert_null(m.dst.mem);
 	if (strstr(m.rerr.msg, "requires it") == NULL)
@@ -1295,14 +1301,7 @@ test_sandboxed(void **state)
 		if (k == 1)
 			m.rtoken = WRONG;
 		m.sandbox = true;
-		m.lim.io_timeout_ms = 1000;
-		m.lim.ack_timeout_ms = 1000;
-		vm->npause = 0;
-		vm->running = true;
-		run_start(&m);
-		run_wait(&m);
-		assert_source_kept(&m);
-		assert_int_equal(m.dst.nstart, 0);
+		run_refused(&m);
 		run_fini(&m);
 	}
 	src_free(vm);
