@@ -474,32 +474,48 @@ chan_key(struct mig_chan *ch, const uint8_t key[32])
 	return 0;
 }
 
+/*
+ * Derives one key per direction, HKDF info "ebb-migrate v1 s2r" / "...
+ * r2s" followed by suffix, and gives each to set().
+ */
+static int
+chan_pair(const uint8_t *token, size_t token_len, const uint8_t *salt,
+    const char *suffix, int (*set)(struct mig_chan *, const uint8_t[32]),
+    struct mig_chan *s2r, struct mig_chan *r2s)
+{
+	struct mig_chan *ch[2] = { s2r, r2s };
+	static const char *const dir[2] = { "s2r", "r2s" };
+	char info[32];
+	uint8_t k[32];
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		snprintf(info, sizeof(info), "ebb-migrate v1 %s%s", dir[i],
+		    suffix);
+		rc = derive(token, token_len, salt, info, k);
+		if (rc == 0)
+			rc = set(ch[i], k);
+		OPENSSL_cleanse(k, sizeof(k));
+	}
+	return rc;
+}
+
 int
 mig_chan_keys(const uint8_t *token, size_t token_len,
     const uint8_t salt[MIG_SALT_LEN], struct mig_chan *s2r,
     struct mig_chan *r2s, struct ebb_err *err)
 {
-	uint8_t k1[32], k2[32];
-	int rc;
-
 	if (token_len < MIG_TOKEN_MIN || token_len > MIG_TOKEN_MAX) {
 		ebb_err_set(err, "migration token of %zu bytes (%d .. %d)",
 		    token_len, MIG_TOKEN_MIN, MIG_TOKEN_MAX);
 		return -EINVAL;
 	}
-	rc = derive(token, token_len, salt, "ebb-migrate v1 s2r", k1);
-	if (rc == 0)
-		rc = derive(token, token_len, salt, "ebb-migrate v1 r2s", k2);
-	if (rc == 0)
-		rc = chan_key(s2r, k1);
-	if (rc == 0)
-		rc = chan_key(r2s, k2);
-	OPENSSL_cleanse(k1, sizeof(k1));
-	OPENSSL_cleanse(k2, sizeof(k2));
-	if (rc < 0)
+	if (chan_pair(token, token_len, salt, "", chan_key, s2r, r2s) < 0) {
 		ebb_err_set(err, "deriving the migration keys failed "
 		    "(OpenSSL HKDF/HMAC)");
-	return rc;
+		return -EIO;
+	}
+	return 0;
 }
 
 static int
@@ -523,23 +539,13 @@ mig_chan_ciphers(const uint8_t *token, size_t token_len,
     const uint8_t salt[MIG_SALT_LEN], struct mig_chan *s2r,
     struct mig_chan *r2s, struct ebb_err *err)
 {
-	uint8_t k1[32], k2[32];
-	int rc;
-
-	rc = derive(token, token_len, salt, "ebb-migrate v1 s2r aes", k1);
-	if (rc == 0)
-		rc = derive(token, token_len, salt, "ebb-migrate v1 r2s aes",
-		    k2);
-	if (rc == 0)
-		rc = chan_cipher(s2r, k1);
-	if (rc == 0)
-		rc = chan_cipher(r2s, k2);
-	OPENSSL_cleanse(k1, sizeof(k1));
-	OPENSSL_cleanse(k2, sizeof(k2));
-	if (rc < 0)
+	if (chan_pair(token, token_len, salt, " aes", chan_cipher, s2r,
+	    r2s) < 0) {
 		ebb_err_set(err, "deriving the migration's encryption keys "
 		    "failed (OpenSSL HKDF/AES)");
-	return rc;
+		return -EIO;
+	}
+	return 0;
 }
 
 void
