@@ -863,7 +863,7 @@ out:
 			.throttle_pct = pct_max,
 			.converged = converged,
 			.ack_in_doubt = done_sent && doubt && rc < 0,
-			.encrypted = s->st.encrypted,
+			.encrypted = mig_stream_encrypted(&s->st),
 		};
 	}
 	return rc;
@@ -1244,7 +1244,7 @@ out:
 			.pages = r->pages,
 			.zero_pages = r->zero_pages,
 			.rounds = r->round,
-			.encrypted = r->st.encrypted,
+			.encrypted = mig_stream_encrypted(&r->st),
 		};
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * mig_stream.c - the migration stream's records, their HMAC chain (and
- * optional encryption), and reading and writing them on a socket.  mig_stream.h has the format.
+ * optional encryption), and reading and writing them on a socket.
+ * mig_stream.h has the format.
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -889,10 +890,8 @@ mig_stream_hello(struct mig_stream *st, uint64_t id, struct ebb_err *err)
 	if ((rc = mig_stream_send(st, MIG_REC_HELLO, buf, sizeof(buf),
 	    err)) < 0 || !st->encrypt)
 		return rc;
-	if ((rc = mig_chan_ciphers(st->token, st->token_len, h.salt, &st->tx,
-	    &st->rx, err)) == 0)
-		st->encrypted = true;
-	return rc;
+	return mig_chan_ciphers(st->token, st->token_len, h.salt, &st->tx,
+	    &st->rx, err);
 }
 
 /* Reads exactly n bytes, through the read-ahead buffer. */
@@ -1105,7 +1104,6 @@ mig_stream_recv(struct mig_stream *st, struct mig_record *rec,
 			st->broken = true;
 			return rc;
 		}
-		st->encrypted = true;
 	} else if (first && st->encrypt) {
 		/* Authentic, so the sender's choice, not a stripped flag. */
 		st->broken = true;
@@ -1124,4 +1122,11 @@ mig_stream_readable(struct mig_stream *st)
 	if (st->rend > st->rpos || st->eof)
 		return true;
 	return poll(&pfd, 1, 0) > 0;
+}
+
+bool
+mig_stream_encrypted(const struct mig_stream *st)
+{
+	/* Both directions get their cipher together, after HELLO. */
+	return st->rx.enc != NULL;
 }

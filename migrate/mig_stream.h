@@ -284,7 +284,6 @@ struct mig_stream {
 	bool		 encrypt;	/* sender: encrypt (set before HELLO);
 					   receiver: refuse a stream that
 					   does not */
-	bool		 encrypted;	/* this stream's payloads are */
 	bool		 broken;	/* a read failed: read no more */
 	bool		 wbroken;	/* a write failed: send no more */
 	uint8_t		 token[MIG_TOKEN_MAX];
@@ -351,5 +350,8 @@ int	mig_stream_recv(struct mig_stream *, struct mig_record *,
 
 /* True when the peer sent something (or closed) that is not read yet. */
 bool	mig_stream_readable(struct mig_stream *);
+
+/* Whether this stream's payloads are encrypted (known once HELLO is). */
+bool	mig_stream_encrypted(const struct mig_stream *);
 
 #endif /* MIG_STREAM_H */

@@ -778,7 +778,7 @@ test_stream_encrypted(void **state)
 		p.tx.encrypt = true;
 		q.rx.encrypt = require;
 		assert_int_equal(mig_stream_hello(&p.tx, 7, &p.err), 0);
-		assert_true(p.tx.encrypted);
+		assert_true(mig_stream_encrypted(&p.tx));
 		assert_int_equal(mig_stream_send(&p.tx, MIG_REC_STATE, secret,
 		    sizeof(secret) - 1, &p.err), 0);
 		n = relay(p.sv[1], q.sv[0], wire, sizeof(wire), false);
@@ -788,7 +788,7 @@ test_stream_encrypted(void **state)
 		assert_true(holds(wire, n, "EBBMIG"));	/* HELLO in clear */
 		assert_int_equal(mig_stream_recv(&q.rx, &rec, &q.err), 0);
 		assert_int_equal(rec.type, MIG_REC_HELLO);
-		assert_true(q.rx.encrypted);
+		assert_true(mig_stream_encrypted(&q.rx));
 		assert_int_equal(mig_stream_recv(&q.rx, &rec, &q.err), 0);
 		assert_int_equal(rec.type, MIG_REC_STATE);
 		assert_memory_equal(rec.payload, secret, sizeof(secret) - 1);
@@ -819,11 +819,11 @@ test_stream_encrypted(void **state)
 	pair_open(&p, TOKEN, 2000);
 	p.rx.encrypt = true;
 	assert_int_equal(mig_stream_hello(&p.tx, 8, &p.err), 0);
-	assert_false(p.tx.encrypted);
+	assert_false(mig_stream_encrypted(&p.tx));
 	assert_int_equal(mig_stream_recv(&p.rx, &rec, &p.err), -EACCES);
 	assert_non_null(strstr(p.err.msg, "does not encrypt the stream and "
 	    "this receiver requires it"));
-	assert_false(p.rx.encrypted);
+	assert_false(mig_stream_encrypted(&p.rx));
 	pair_close(&p);
 }
 
