@@ -709,18 +709,16 @@ exclude_asleep(const struct pol_fleet *w, const unsigned char *over,
 {
 	unsigned char *x = ebb_calloc(EBB_MAX(w->nhosts, 1), 1);
 
-	memcpy(x, over, (size_t)w->nhosts);
 	for (int h = 0; h < w->nhosts; h++)
-		if (w->hosts[h].state == POL_HOST_OFF)
-			x[h] = 2;
+		x[h] = w->hosts[h].state == POL_HOST_OFF;
 	for (int i = 0; i < pl->nacts; i++)
-		if (pl->acts[i].kind == POL_ACT_MIGRATE &&
-		    x[pl->acts[i].to] == 2)
+		if (pl->acts[i].kind == POL_ACT_MIGRATE)
 			x[pl->acts[i].to] = 0;	/* waking anyway */
 	*any = false;
-	for (int h = 0; h < w->nhosts; h++)
-		if (x[h] == 2 && !over[h])
-			*any = true;
+	for (int h = 0; h < w->nhosts; h++) {
+		*any = *any || x[h];
+		x[h] |= over[h];	/* overloaded hosts are on: never both */
+	}
 	return x;
 }
 
