@@ -378,6 +378,26 @@ chain_close(struct chain *c)
 	mig_chan_free(&c->r2s);
 }
 
+/* HKDF-SHA256 of the test token, as mig_stream.h describes it. */
+static void
+hkdf(const char *info, const uint8_t salt[MIG_SALT_LEN], uint8_t key[32])
+{
+	EVP_PKEY_CTX *k = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t kl = 32;
+
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_derive_init(k), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_hkdf_md(k, EVP_sha256()), 1);
+	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_salt(k, salt, MIG_SALT_LEN),
+	    1);
+	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_key(k, TOKEN,
+	    sizeof(TOKEN) - 1), 1);
+	assert_int_equal(EVP_PKEY_CTX_add1_hkdf_info(k,
+	    (const unsigned char *)info, (int)strlen(info)), 1);
+	assert_int_equal(EVP_PKEY_derive(k, key, &kl), 1);
+	EVP_PKEY_CTX_free(k);
+}
+
 /*
  * The first tag, computed from mig_stream.h's description with OpenSSL's
  * HKDF and one-shot HMAC, equals the library's.
@@ -388,23 +408,11 @@ test_chain_independent(void **state)
 	uint8_t salt[MIG_SALT_LEN], key[32], msg[16 + 5 + MIG_TAG_LEN] = { 0 },
 	    want[32], got[MIG_TAG_LEN];
 	unsigned int wl = 0;
-	size_t kl = sizeof(key);
-	EVP_PKEY_CTX *k;
 	struct chain c;
 
 	(void)state;
 	memset(salt, 7, sizeof(salt));
-	k = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	assert_non_null(k);
-	assert_int_equal(EVP_PKEY_derive_init(k), 1);
-	assert_int_equal(EVP_PKEY_CTX_set_hkdf_md(k, EVP_sha256()), 1);
-	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_salt(k, salt, sizeof(salt)), 1);
-	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_key(k, TOKEN,
-	    sizeof(TOKEN) - 1), 1);
-	assert_int_equal(EVP_PKEY_CTX_add1_hkdf_info(k,
-	    (const unsigned char *)"ebb-migrate v1 s2r", 18), 1);
-	assert_int_equal(EVP_PKEY_derive(k, key, &kl), 1);
-	EVP_PKEY_CTX_free(k);
+	hkdf("ebb-migrate v1 s2r", salt, key);
 
 	/* seq 0 | type | len | payload "hello" | 32 zero bytes */
 	mig_put_u64(msg, 0);
@@ -428,25 +436,6 @@ test_chain_independent(void **state)
 	    0);
 	assert_memory_equal(got, want, 32);
 	chain_close(&c);
-}
-
-static void
-hkdf(const char *info, const uint8_t salt[MIG_SALT_LEN], uint8_t key[32])
-{
-	EVP_PKEY_CTX *k = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	size_t kl = 32;
-
-	assert_non_null(k);
-	assert_int_equal(EVP_PKEY_derive_init(k), 1);
-	assert_int_equal(EVP_PKEY_CTX_set_hkdf_md(k, EVP_sha256()), 1);
-	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_salt(k, salt, MIG_SALT_LEN),
-	    1);
-	assert_int_equal(EVP_PKEY_CTX_set1_hkdf_key(k, TOKEN,
-	    sizeof(TOKEN) - 1), 1);
-	assert_int_equal(EVP_PKEY_CTX_add1_hkdf_info(k,
-	    (const unsigned char *)info, (int)strlen(info)), 1);
-	assert_int_equal(EVP_PKEY_derive(k, key, &kl), 1);
-	EVP_PKEY_CTX_free(k);
 }
 
 /*

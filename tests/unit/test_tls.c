@@ -216,16 +216,27 @@ conf(const char *ca, const char *name)
 	return c;
 }
 
+/* A context for `name`, trusting `ca`, with dir/CRL when not NULL. */
 static struct ebb_tls_ctx *
-ctx(enum ebb_tls_role role, const char *ca, const char *name)
+ctx_crl(enum ebb_tls_role role, const char *ca, const char *name,
+    const char *crl)
 {
 	struct ebb_tls_conf c = conf(ca, name);
 	struct ebb_err err = { "" };
 	struct ebb_tls_ctx *t;
 
+	if (crl != NULL)
+		snprintf(c.crl, sizeof(c.crl), "%s/%s", dir, crl);
 	if (ebb_tls_ctx_new(&t, role, &c, &err) != 0)
-		fail_msg("context for %s: %s", name, err.msg);
+		fail_msg("context for %s%s%s: %s", name, crl ? " with " : "",
+		    crl ? crl : "", err.msg);
 	return t;
+}
+
+static struct ebb_tls_ctx *
+ctx(enum ebb_tls_role role, const char *ca, const char *name)
+{
+	return ctx_crl(role, ca, name, NULL);
 }
 
 /* A link: two ends of a socketpair, a TLS session on each. */
@@ -940,20 +951,6 @@ write_text(const char *file, const char *text)
 	assert_non_null(f = fopen(path, "w"));
 	fputs(text, f);
 	assert_int_equal(fclose(f), 0);
-}
-
-static struct ebb_tls_ctx *
-ctx_crl(enum ebb_tls_role role, const char *ca, const char *name,
-    const char *crl)
-{
-	struct ebb_tls_conf c = conf(ca, name);
-	struct ebb_err err = { "" };
-	struct ebb_tls_ctx *t;
-
-	snprintf(c.crl, sizeof(c.crl), "%s/%s", dir, crl);
-	if (ebb_tls_ctx_new(&t, role, &c, &err) != 0)
-		fail_msg("context for %s with %s: %s", name, crl, err.msg);
-	return t;
 }
 
 /* The contexts look at the CRL file at most once a second. */
